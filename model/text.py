@@ -1,0 +1,163 @@
+"""Sentence segmentation and page-debris cleaning with exact character offsets.
+
+Why one module: training data, the HTTP service and batch scoring must cut text into
+the *same* sentences, or the model is trained on units it never sees in production.
+Every entry point calls :func:`segment`.
+
+Why offsets into the original text: users (and the annotation file) point back at the
+source article, so a sentence is always ``text[start:end]`` of what the user gave us.
+Cleaning never rewrites that text; it only decides which spans are content and
+produces a separate normalised ``clean`` string that the model reads.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Whole lines that are page furniture, not journalism. Matched case-insensitively
+# against the stripped line. Kept deliberately narrow: a false positive silently drops
+# a content sentence, which is worse than scoring one line of debris.
+DEBRIS_LINE_PATTERNS: tuple[str, ...] = (
+    r"<?!--.*?-->?",  # HTML comments leaking from the page source (Google tag etc.)
+    r"<[^>]{1,200}>",  # a lone HTML tag
+    r"click (here )?to (continue reading|read more)\.?",
+    r"(continue|keep) reading\.?",
+    r"leave a (reply|comment)\.?",
+    r"your email address will not be published.*",
+    r"required fields are marked.*",
+    r"also read\s*:.*",
+    r"read (more|here|also|next)\s*:?.*",
+    r"(image|photo|picture|video) (source|credit)s?\s*:.*",
+    r"(share|share this|tweet|advertisement|sponsored|subscribe)( (on|to) .*)?\.?",
+    r"(follow|like) us on .*",
+    r"(skip to (main )?content|back to top|cookie(s)? (policy|settings))\.?",
+)
+_DEBRIS_RE = re.compile(r"^(?:" + "|".join(DEBRIS_LINE_PATTERNS) + r")$", re.IGNORECASE)
+
+# Mojibake: UTF-8 bytes of typographic characters (zero-width space, quotes, dashes)
+# decoded as MacRoman / cp1252 and re-encoded, e.g. "‚Äč‚Äč" for two U+200B.
+_MOJIBAKE_RE = re.compile(r"(?:‚Ä.|â€.?|Â(?=\s|\u00a0))")
+# Invisible or direction-changing characters that change tokenisation but not meaning.
+_INVISIBLE_RE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CONTROL_RE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'"})
+# A headline followed by " | Section | Site": the trailing parts are site furniture.
+_SITE_SUFFIX_RE = re.compile(r"(?:\s+\|\s+[^|]{0,40})+\s*$")
+_WS_RE = re.compile(r"\s+")
+# Two quotations back to back ('...reality." "The information...') are two sentences;
+# pysbd keeps them together because it never splits inside quote pairs.
+_QUOTE_BOUNDARY_RE = re.compile(r"(?<=[.!?][\"”])\s+(?=[\"“][A-Z])")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One content sentence: ``text`` is exactly ``original[start:end]``."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    clean: str
+
+
+def normalise(text: str) -> str:
+    """The model's view of a span: mojibake, invisibles and control characters removed,
+    quotes made straight (outlets differ only in typography), whitespace collapsed."""
+    text = _MOJIBAKE_RE.sub("", text)
+    text = _INVISIBLE_RE.sub("", text)
+    text = _CONTROL_RE.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _WS_RE.sub(" ", text).strip()
+
+
+def is_debris(line: str) -> bool:
+    """True for a whole line of page furniture (see ``DEBRIS_LINE_PATTERNS``)."""
+    stripped = normalise(line)
+    return not stripped or bool(_DEBRIS_RE.match(stripped))
+
+
+def _dedup_key(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", normalise(text).casefold()).strip()
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # pysbd builds its rule tables on construction; build them once
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def _split_line(line: str) -> list[tuple[int, int]]:
+    """Sentence spans inside one paragraph line, relative to the line.
+
+    pysbd decides the boundaries (abbreviations, quotes, ellipses); we locate each
+    piece ourselves with a moving cursor because its own char spans are unreliable
+    when a sentence repeats inside a paragraph.
+    """
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    pieces = (p for chunk in _segmenter().segment(line) for p in _QUOTE_BOUNDARY_RE.split(chunk))
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        found = line.find(piece, cursor)
+        if found < 0:  # pysbd altered the piece; fall back to the rest of the line
+            found = cursor + (len(line[cursor:]) - len(line[cursor:].lstrip()))
+            piece = line[found:].rstrip()
+        spans.append((found, found + len(piece)))
+        cursor = found + len(piece)
+    return _merge_fragments(line, spans)
+
+
+def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Glue pieces that cannot stand alone: a lone closing quote or bracket, or a piece
+    starting in lower case (a split inside an abbreviation pysbd did not know)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        piece = line[start:end]
+        lone_punct = not any(ch.isalnum() for ch in piece)
+        if merged and (lone_punct or piece[:1].islower()):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def segment(text: str) -> list[Sentence]:
+    """Split an article into content sentences with offsets into ``text``.
+
+    Lines are paragraphs (headlines and one-line paragraphs stay whole); debris lines
+    and repeated lines (a title printed twice) are dropped; a trailing " | Section |
+    Site" on a headline is cut off the span.
+    """
+    sentences: list[Sentence] = []
+    seen: set[str] = set()
+    for match in re.finditer(r"[^\n\r]+", text):
+        line, offset = match.group(), match.start()
+        if is_debris(line):
+            continue
+        suffix = _SITE_SUFFIX_RE.search(line)
+        if suffix and suffix.start() > 0:
+            line = line[: suffix.start()]
+        key = _dedup_key(line)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        for start, end in _split_line(line):
+            clean = normalise(line[start:end])
+            if not clean or is_debris(clean):
+                continue
+            sentences.append(
+                Sentence(
+                    index=len(sentences),
+                    start=offset + start,
+                    end=offset + end,
+                    text=text[offset + start : offset + end],
+                    clean=clean,
+                )
+            )
+    return sentences
