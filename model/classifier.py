@@ -17,10 +17,10 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from model.schema import Schema  # noqa: E402
+from model.schema import Schema
 
 # Fixed file names: save() and load() are mirror images.
 WEIGHTS_FILE = "model.safetensors"
@@ -112,9 +112,16 @@ def length_buckets(lengths: list[int], batch_size: int) -> list[list[int]]:
 class FramingClassifier:
     """Tokenizer + two-head model + schema: everything ``predict`` needs."""
 
-    def __init__(self, model: TwoHeadModel, tokenizer: Any, schema: Schema, max_length: int = 128,
-                 config: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-                 info: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model: TwoHeadModel,
+        tokenizer: Any,
+        schema: Schema,
+        max_length: int = 128,
+        config: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        info: dict[str, Any] | None = None,
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.schema = schema
@@ -124,8 +131,15 @@ class FramingClassifier:
         self.info = info or {}
 
     @classmethod
-    def from_encoder(cls, encoder: str, schema: Schema, *, dropout: float = 0.1, max_length: int = 128,
-                     config: dict[str, Any] | None = None) -> FramingClassifier:
+    def from_encoder(
+        cls,
+        encoder: str,
+        schema: Schema,
+        *,
+        dropout: float = 0.1,
+        max_length: int = 128,
+        config: dict[str, Any] | None = None,
+    ) -> FramingClassifier:
         """A fresh (untrained heads) classifier on top of a pretrained encoder."""
         from transformers import AutoModel, AutoTokenizer
 
@@ -154,7 +168,9 @@ class FramingClassifier:
         attr_p = torch.zeros(n, len(self.schema.attribution_names))
         if n == 0:
             return frame_p, attr_p
-        lengths = [len(ids) for ids in self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]]
+        lengths = [
+            len(ids) for ids in self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
+        ]
         for idx in length_buckets(lengths, batch_size):
             enc = self.tokenize([sentences[i] for i in idx])
             f_logits, a_logits = self.model(enc["input_ids"], enc["attention_mask"])
@@ -209,11 +225,15 @@ class FramingClassifier:
                 f"{directory} is not a saved framing model: missing {missing}. "
                 "Train one with 'framing train' or point to a folder written by 'framing train --export'."
             )
-        schema = Schema.from_dict(json.loads((directory / SCHEMA_FILE).read_text()), origin=str(directory / SCHEMA_FILE))
+        schema = Schema.from_dict(
+            json.loads((directory / SCHEMA_FILE).read_text()), origin=str(directory / SCHEMA_FILE)
+        )
         config = json.loads((directory / CONFIG_FILE).read_text())
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
         tokenizer = AutoTokenizer.from_pretrained(directory / ENCODER_DIR)
-        model = TwoHeadModel(encoder, len(schema.frame_names), len(schema.attribution_names), config.get("dropout", 0.1))
+        model = TwoHeadModel(
+            encoder, len(schema.frame_names), len(schema.attribution_names), config.get("dropout", 0.1)
+        )
         model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
         model.eval()
 
@@ -221,5 +241,12 @@ class FramingClassifier:
             path = directory / name
             return json.loads(path.read_text()) if path.is_file() else {}
 
-        return cls(model, tokenizer, schema, max_length=int(config.get("max_length", 128)), config=config,
-                   metrics=read(METRICS_FILE), info=read(INFO_FILE))
+        return cls(
+            model,
+            tokenizer,
+            schema,
+            max_length=int(config.get("max_length", 128)),
+            config=config,
+            metrics=read(METRICS_FILE),
+            info=read(INFO_FILE),
+        )

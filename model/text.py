@@ -49,7 +49,8 @@ _SITE_SUFFIX_RE = re.compile(r"(?:\s+\|\s+[^|]{0,40})+\s*$")
 _WS_RE = re.compile(r"\s+")
 # Two quotations back to back ('...reality." "The information...') are two sentences;
 # pysbd keeps them together because it never splits inside quote pairs.
-_QUOTE_BOUNDARY_RE = re.compile(r"(?<=[.!?][\"”])\s+(?=[\"“][A-Z])")
+# Armenian full stop (U+0589) and the ideographic full stop also end sentences.
+_QUOTE_BOUNDARY_RE = re.compile(r"(?<=[.!?][\"”])\s+(?=[\"“][A-Z])|(?<=[։。])\s+")
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,80 @@ def segment(text: str) -> list[Sentence]:
                 )
             )
     return sentences
+
+
+_EN_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "a",
+        "is",
+        "that",
+        "for",
+        "on",
+        "was",
+        "with",
+        "as",
+        "by",
+        "it",
+        "has",
+        "have",
+        "said",
+        "from",
+        "its",
+        "at",
+        "be",
+        "are",
+        "were",
+        "an",
+        "which",
+        "this",
+        "not",
+        "will",
+        "their",
+        "or",
+        "had",
+        "been",
+        "after",
+        "over",
+        "who",
+        "would",
+        "but",
+        "they",
+        "he",
+        "she",
+        "his",
+        "her",
+        "than",
+        "also",
+        "into",
+    ]
+)
+_BAD_CONTROL_RE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
+
+
+def has_control_characters(text: str) -> bool:
+    """C0 control characters other than tab and newlines: binary junk, not text."""
+    return bool(_BAD_CONTROL_RE.search(text))
+
+
+def language_note(text: str) -> str | None:
+    """None when ``text`` looks like English; otherwise why not.
+
+    Why a heuristic and not a language-ID model: the service only needs to warn that the
+    English-trained model is outside its competence, and a script test plus a count of
+    English function words catches Armenian, Cyrillic and Azerbaijani or Turkish text.
+    """
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "no letters"
+    latin = sum("a" <= c.lower() <= "z" for c in letters) / len(letters)
+    if latin < 0.7:
+        return f"mostly non-Latin script ({1 - latin:.0%} of letters)"
+    words = re.findall(r"[a-z']+", text.lower())
+    if len(words) >= 6 and sum(w in _EN_FUNCTION_WORDS for w in words) / len(words) < 0.08:
+        return "few English function words"
+    return None

@@ -51,13 +51,16 @@ def _read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise AnnotationError(f"{path}: file not found") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{path}: not UTF-8 ({exc}); re-save the file as UTF-8") from None
-    if not text.strip():
+    if not raw.strip():
         raise AnnotationError(f"{path}: the file is empty; expected one JSON object per line")
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, raw_line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line = raw_line.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise AnnotationError(
+                f"{path}:{lineno}: not UTF-8 (byte 0x{raw_line[exc.start]:02x} at column {exc.start + 1}); "
+                "re-save the file as UTF-8"
+            ) from None
         if not line.strip():
             continue
         try:
@@ -79,8 +82,12 @@ def _check_fields(where: str, record: dict[str, Any], required: tuple[str, ...],
     for f in ("text", "frame", "attribution"):
         if not isinstance(record[f], str) or not record[f].strip():
             raise AnnotationError(f"{where}: field {f!r} must be a non-empty string, found {record[f]!r}")
-    if not isinstance(record["secondary_frames"], list) or not all(isinstance(s, str) for s in record["secondary_frames"]):
-        raise AnnotationError(f"{where}: 'secondary_frames' must be a list of frame names, found {record['secondary_frames']!r}")
+    if not isinstance(record["secondary_frames"], list) or not all(
+        isinstance(s, str) for s in record["secondary_frames"]
+    ):
+        raise AnnotationError(
+            f"{where}: 'secondary_frames' must be a list of frame names, found {record['secondary_frames']!r}"
+        )
 
 
 def _check_labels(where: str, record: dict[str, Any], schema: Schema) -> None:
@@ -117,7 +124,12 @@ def load_seed_annotations(path: Path, articles_dir: Path, schema: Schema) -> lis
             article = articles_dir / f"{doc_id}.txt"
             if not article.is_file():
                 raise AnnotationError(f"{where}: doc_id {doc_id!r} has no article file {article}")
-            articles[doc_id] = article.read_text(encoding="utf-8")
+            try:
+                articles[doc_id] = article.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise AnnotationError(
+                    f"{where}: article {article} is not UTF-8 ({exc.reason} at byte {exc.start})"
+                ) from None
         start, end = rec["start"], rec["end"]
         body = articles[doc_id]
         if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):

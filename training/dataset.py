@@ -60,7 +60,13 @@ class SeedPaths:
 
     def data_files(self) -> list[Path]:
         """Every file whose content defines the training data (checksummed)."""
-        files = [self.schema, self.annotations, self.root / "sources.csv", *sorted(self.articles.glob("*.txt"))]
+        files = [
+            self.schema,
+            self.annotations,
+            self.root / "sources.csv",
+            *sorted(self.articles.glob("*.txt")),
+            *sorted((self.root / "agreement").glob("*.jsonl")),
+        ]
         return [f for f in files + self.synthetic if f.is_file()]
 
 

@@ -40,13 +40,13 @@ def check_training_data(examples: Sequence[Example], schema: Schema, min_per_lab
     """Refuse, before any compute is spent, data that cannot learn every label."""
     if not examples:
         raise TrainingDataError("no training examples: the annotations file is empty or every line was filtered out")
-    frames = Counter(e.frame for e in examples if not e.synthetic)
-    attrs = Counter(e.attribution for e in examples if not e.synthetic)
+    frames = Counter(e.frame for e in examples)
+    attrs = Counter(e.attribution for e in examples)
     too_few = [f"frame {k!r}: {frames[k]}" for k in schema.frame_names if frames[k] < min_per_label]
     too_few += [f"attribution {k!r}: {attrs[k]}" for k in schema.attribution_names if attrs[k] < min_per_label]
     if too_few:
         raise TrainingDataError(
-            f"too few annotated (non-synthetic) examples per label (need at least {min_per_label}): "
+            f"too few annotated examples per label (need at least {min_per_label}): "
             + ", ".join(too_few)
             + ". Annotate more sentences for these labels or remove them from the schema."
         )
@@ -100,7 +100,9 @@ def train_classifier(
     texts = [e.clean for e in examples]
     y_frame = torch.tensor([schema.frame_names.index(e.frame) for e in examples])
     y_attr = torch.tensor([schema.attribution_names.index(e.attribution) for e in examples])
-    frame_loss = nn.CrossEntropyLoss(weight=class_weights(y_frame.tolist(), len(schema.frame_names), config.class_weighting))
+    frame_loss = nn.CrossEntropyLoss(
+        weight=class_weights(y_frame.tolist(), len(schema.frame_names), config.class_weighting)
+    )
     attr_loss = nn.CrossEntropyLoss(
         weight=class_weights(y_attr.tolist(), len(schema.attribution_names), config.class_weighting)
     )
@@ -129,7 +131,9 @@ def train_classifier(
         for idx in order:
             batch = clf.tokenize([texts[i] for i in idx])
             f_logits, a_logits = clf.model(batch["input_ids"], batch["attention_mask"])
-            loss = frame_loss(f_logits, y_frame[idx]) + config.attribution_loss_weight * attr_loss(a_logits, y_attr[idx])
+            loss = frame_loss(f_logits, y_frame[idx]) + config.attribution_loss_weight * attr_loss(
+                a_logits, y_attr[idx]
+            )
             loss.backward()
             nn.utils.clip_grad_norm_(clf.model.parameters(), 1.0)
             optimizer.step()

@@ -1,0 +1,211 @@
+"""The ``framing`` command: data, train, evaluate, serve.
+
+Why one CLI: every pipeline step a user (or the Makefile, or CI) runs has one obvious
+name and typed ``Path`` arguments. Heavy libraries are imported inside the commands so
+``framing --help`` answers instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Media-framing classifier for news sources.")
+console = Console(stderr=True)
+
+SeedsOpt = typer.Option(None, "--seeds", help="Data folder (schema.yaml, annotations.jsonl, articles/, synthetic/).")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _corpus(seeds: Path | None, with_synthetic: bool = True):
+    from model.schema import SchemaError
+    from training.annotations import AnnotationError
+    from training.dataset import SeedPaths, load_corpus
+
+    try:
+        return load_corpus(SeedPaths(seeds) if seeds else None, with_synthetic=with_synthetic)
+    except (AnnotationError, SchemaError) as exc:
+        _fail(str(exc))
+
+
+def _config(config_file: Path | None, **overrides):
+    from training.config import ConfigError, TrainingConfig
+
+    try:
+        base = TrainingConfig.from_file(config_file).to_dict() if config_file else {}
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return TrainingConfig.from_dict(base)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def data(
+    seeds: Path | None = SeedsOpt,
+    update_checksums: bool = typer.Option(False, help="Rewrite seeds/CHECKSUMS.sha256 after editing data."),
+) -> None:
+    """Validate the annotations, check data checksums and print label counts per source."""
+    from training.dataset import SeedPaths, compute_checksums, read_checksums, write_checksums
+
+    paths = SeedPaths(seeds) if seeds else SeedPaths()
+    corpus = _corpus(seeds)
+    if update_checksums:
+        console.print(f"wrote {write_checksums(paths)}")
+    elif not paths.checksums.is_file():
+        _fail(f"{paths.checksums} is missing; run 'framing data --update-checksums'")
+    else:
+        recorded, actual = read_checksums(paths), compute_checksums(paths)
+        changed = sorted(k for k in set(recorded) | set(actual) if recorded.get(k) != actual.get(k))
+        if changed:
+            _fail(
+                f"data files changed without their checksum being updated: {changed}. Review the change, then "
+                "run 'framing data --update-checksums'"
+            )
+    schema = corpus.schema
+    table = Table(title=f"Seed sentences per source and frame ({len(corpus.seeds)} total)")
+    table.add_column("source")
+    for f in schema.frame_names:
+        table.add_column(f, justify="right")
+    for a in schema.attribution_names:
+        table.add_column(a, justify="right")
+    for src in sorted({e.source for e in corpus.seeds}):
+        rows = [e for e in corpus.seeds if e.source == src]
+        table.add_row(
+            src,
+            *[str(sum(e.frame == f for e in rows)) for f in schema.frame_names],
+            *[str(sum(e.attribution == a for e in rows)) for a in schema.attribution_names],
+        )
+    Console(width=max(120, Console().width)).print(table)
+    console.print(f"folds: {corpus.plan.fold_sources}")
+    console.print(
+        f"synthetic: {len(corpus.synthetic)} used, {len(corpus.dropped_synthetic)} dropped as near-duplicates "
+        "of seed sentences"
+    )
+
+
+@app.command()
+def train(
+    seeds: Path | None = SeedsOpt,
+    config_file: Path | None = typer.Option(None, "--config", help="JSON file of TrainingConfig settings."),
+    epochs: int | None = typer.Option(None, help="Override the epoch count."),
+    encoder: str | None = typer.Option(None, help="'default' (bundled MiniLM) or a Hugging Face model folder."),
+    synthetic: bool | None = typer.Option(None, "--synthetic/--no-synthetic", help="Train with the synthetic set."),
+    synthetic_fraction: float | None = typer.Option(None, help="Use this share of the synthetic set (0-1]."),
+    cv_metrics: Path | None = typer.Option(
+        Path("reports/eval/metrics.json"),
+        help="metrics.json from 'framing evaluate' to attach (and take the CV-chosen epochs from).",
+    ),
+    export: Path | None = typer.Option(None, help="Also write a plain model folder that loads without BentoML."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not register in the BentoML store (needs --export)."),
+) -> None:
+    """Fine-tune on all annotated sentences and register 'framing-classifier' in the BentoML store."""
+    from model.classifier import ModelLoadError
+    from training.artefact import train_final
+    from training.train import TrainingDataError
+
+    if no_store and export is None:
+        _fail("--no-store needs --export DIR, or the trained model would be thrown away")
+    if epochs is None and cv_metrics is not None and cv_metrics.is_file():
+        recommended = json.loads(cv_metrics.read_text()).get("recommended_epochs")
+        if recommended:
+            epochs = int(recommended)
+            console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
+    config = _config(
+        config_file, epochs=epochs, encoder=encoder, use_synthetic=synthetic, synthetic_fraction=synthetic_fraction
+    )
+    corpus = _corpus(seeds, with_synthetic=config.use_synthetic)
+    console.print(
+        f"training on {len(corpus.seeds)} seed + {len(corpus.synthetic) if config.use_synthetic else 0} "
+        f"synthetic sentences, {config.epochs} epochs, encoder {config.encoder}"
+    )
+    try:
+        clf, card, metadata = train_final(corpus, config, cv_metrics=cv_metrics, progress=console.print)
+    except (TrainingDataError, ModelLoadError) as exc:
+        _fail(str(exc))
+    console.print(f"[green]trained in {metadata['train_seconds']:.0f}s[/]")
+    if export is not None:
+        clf.save(export, card=card)
+        console.print(f"exported to {export}")
+    if not no_store:
+        from model.store import save_to_store
+
+        tag = save_to_store(clf, card=card, metadata=metadata)
+        console.print(f"registered [bold]{tag}[/] in the BentoML store")
+
+
+@app.command()
+def evaluate(
+    out: Path = typer.Option(Path("reports/eval"), help="Folder for metrics.json and summary.md."),
+    seeds: Path | None = SeedsOpt,
+    config_file: Path | None = typer.Option(None, "--config", help="JSON file of TrainingConfig settings."),
+    epochs: int | None = typer.Option(None, help="Maximum epochs per fold (the best is chosen by inner validation)."),
+    models: str = typer.Option("finetuned,majority,tfidf_lr,minilm_lr", help="Comma-separated models to run."),
+    variants: str = typer.Option("seed,seed+synthetic", help="Training-data variants: seed, seed+synthetic."),
+    synthetic_fraction: float | None = typer.Option(None, help="Use this share of the synthetic set (0-1]."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
+) -> None:
+    """Leave-one-source-out evaluation of the fine-tuned model against baselines."""
+    from eval.evaluate import BASELINES, cross_validate, write_reports
+    from training.train import TrainingDataError
+
+    model_list = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = sorted(set(model_list) - {"finetuned", *BASELINES})
+    if unknown:
+        _fail(f"unknown model(s) {unknown}; choose from {['finetuned', *BASELINES]}")
+    variant_list = [v.strip() for v in variants.split(",") if v.strip()]
+    if not set(variant_list) <= {"seed", "seed+synthetic"} or not variant_list:
+        _fail(f"--variants must be 'seed', 'seed+synthetic' or both, got {variants!r}")
+    config = _config(config_file, epochs=epochs, synthetic_fraction=synthetic_fraction)
+    corpus = _corpus(seeds, with_synthetic="seed+synthetic" in variant_list)
+    try:
+        metrics = cross_validate(
+            corpus, config, models=model_list, variants=variant_list, n_boot=n_boot, log=console.print
+        )
+    except TrainingDataError as exc:
+        _fail(str(exc))
+    mpath, spath = write_reports(metrics, out)
+    Console().print(spath.read_text())
+    console.print(f"wrote {mpath} and {spath}")
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(3000, help="Port for the HTTP service."),
+    train_if_missing: bool = typer.Option(True, help="Train the default model first if the store has none."),
+) -> None:
+    """Serve the HTTP API (BentoML) on localhost, training the default model first if needed."""
+    from model.store import model_in_store
+
+    if not model_in_store():
+        if not train_if_missing:
+            _fail("no 'framing-classifier' in the BentoML store; run 'framing train' first")
+        console.print("no trained model in the store: training the default model first")
+        train(
+            seeds=None,
+            config_file=None,
+            epochs=None,
+            encoder=None,
+            synthetic=None,
+            synthetic_fraction=None,
+            cv_metrics=Path("reports/eval/metrics.json"),
+            export=None,
+            no_store=False,
+        )
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.service:FramingService", "--port", str(port)]
+    console.print(f"serving on http://localhost:{port}  ({' '.join(cmd[2:])})")
+    raise typer.Exit(subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent, env=os.environ.copy()))
+
+
+if __name__ == "__main__":
+    app()
