@@ -174,7 +174,7 @@ def finetune_nested(
         snapshots.append((score, tf.numpy(), ta.numpy()))
         log(f"    epoch {epoch}: inner-validation mean macro-F1 {score:.3f}")
 
-    train_classifier(train, schema, config, on_epoch_end=on_epoch_end)
+    train_classifier(train, schema, config, on_epoch_end=on_epoch_end, check_labels=False)
     best = int(np.argmax([s[0] for s in snapshots]))
     return snapshots[best][1], snapshots[best][2], best + 1
 

@@ -57,6 +57,8 @@ def resolve_encoder(name: str) -> str:
         if not (path / "config.json").is_file():
             raise ModelLoadError(f"encoder folder {path} has no config.json; expected a Hugging Face model folder")
         return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:  # a path, not an "org/name" hub id
+        raise ModelLoadError(f"encoder folder {path} does not exist; use 'default' or an existing model folder")
     return name
 
 
@@ -161,7 +163,14 @@ class FramingClassifier:
 
     @torch.inference_mode()
     def predict_proba(self, sentences: list[str], batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-        """(frame probabilities, attribution probabilities), rows in input order."""
+        """(frame probabilities, attribution probabilities), rows in input order.
+
+        Input is normalised (``model.text.normalise``) exactly as training text was, so a
+        raw sentence and its cleaned form get the same scores.
+        """
+        from model.text import normalise
+
+        sentences = [normalise(s) for s in sentences]
         self.model.eval()
         n = len(sentences)
         frame_p = torch.zeros(n, len(self.schema.frame_names))

@@ -16,12 +16,23 @@ from model.classifier import FramingClassifier, ModelLoadError
 MODEL_NAME = "framing-classifier"
 
 
+def _metadata_safe(value: Any) -> Any:
+    """BentoML metadata takes basic types only: drop None from mappings, stringify the rest."""
+    if isinstance(value, dict):
+        return {str(k): _metadata_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_metadata_safe(v) for v in value if v is not None]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
 def save_to_store(clf: FramingClassifier, *, card: str, metadata: dict[str, Any], name: str = MODEL_NAME) -> str:
     """Register ``clf`` in the store; returns the new tag (``name:version``)."""
     import bentoml
 
     labels = {"task": "sentence-framing", "schema": clf.schema.name, "encoder": str(clf.config.get("encoder", ""))}
-    with bentoml.models.create(name, labels=labels, metadata=metadata) as ref:
+    with bentoml.models.create(name, labels=labels, metadata=_metadata_safe(metadata)) as ref:
         clf.save(ref.path, card=card)
     return str(ref.tag)
 

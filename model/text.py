@@ -218,7 +218,11 @@ _BAD_CONTROL_RE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
 
 
 def has_control_characters(text: str) -> bool:
-    """C0 control characters other than tab and newlines: binary junk, not text."""
+    """C0 control characters other than tab and newlines: binary junk, not text.
+
+    C1 characters (U+0080-U+009F) are allowed: they turn up in mojibake from scraped pages,
+    and ``normalise`` strips them before the model reads the text.
+    """
     return bool(_BAD_CONTROL_RE.search(text))
 
 

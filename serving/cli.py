@@ -24,7 +24,7 @@ SeedsOpt = typer.Option(None, "--seeds", help="Data folder (schema.yaml, annotat
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 

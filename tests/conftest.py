@@ -20,3 +20,44 @@ def seed_articles() -> dict[str, str]:
     articles = {p.stem: p.read_text(encoding="utf-8") for p in sorted(SeedPaths().articles.glob("*.txt"))}
     assert articles, "no seed articles found in seeds/articles"
     return articles
+
+
+# --------------------------------------------------------------------------- trained model
+# One real (tiny, fast) model per test session: 1 epoch on the seeds plus 10% of the
+# synthetic set, registered in a temporary BentoML store. Slow tests share it.
+TINY_CONFIG = {"epochs": 1, "synthetic_fraction": 0.1, "batch_size": 32, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def bentoml_home(tmp_path_factory: pytest.TempPathFactory):
+    """A private BENTOML_HOME so tests never touch the user's model store."""
+    import os
+
+    home = tmp_path_factory.mktemp("bentoml_home")
+    old = os.environ.get("BENTOML_HOME")
+    os.environ["BENTOML_HOME"] = str(home)
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    BentoMLContainer.bentoml_home.set(str(home))
+    yield home
+    if old is None:
+        os.environ.pop("BENTOML_HOME", None)
+    else:
+        os.environ["BENTOML_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def trained_model(bentoml_home, tmp_path_factory: pytest.TempPathFactory):
+    """(exported model folder, store tag) of a tiny model trained for real."""
+    from training.artefact import train_final
+    from training.config import TrainingConfig
+    from training.dataset import load_corpus
+
+    corpus = load_corpus()
+    clf, card, metadata = train_final(corpus, TrainingConfig(**TINY_CONFIG), progress=lambda _msg: None)
+    export = tmp_path_factory.mktemp("model") / "framing-model"
+    clf.save(export, card=card)
+    from model.store import save_to_store
+
+    tag = save_to_store(clf, card=card, metadata=metadata)
+    return export, tag

@@ -85,14 +85,18 @@ def train_classifier(
     *,
     on_epoch_end: Callable[[int, FramingClassifier], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    check_labels: bool = True,
 ) -> tuple[FramingClassifier, list[EpochLog]]:
     """Train on ``examples`` (seed and, if present, synthetic) and return the classifier.
 
     ``on_epoch_end(epoch, clf)`` lets evaluation record per-epoch validation scores
-    without a second training run.
+    without a second training run. ``check_labels=False`` lets a cross-validation fold
+    train even when its training part lacks a rare label (the fold then scores badly on
+    it, which is the honest outcome).
     """
     examples = select_synthetic(examples, config.synthetic_fraction, config.seed)
-    check_training_data(examples, schema, config.min_examples_per_label)
+    if check_labels:
+        check_training_data(examples, schema, config.min_examples_per_label)
     set_determinism(config.seed, config.threads)
     clf = FramingClassifier.from_encoder(
         config.encoder, schema, dropout=config.dropout, max_length=config.max_length, config=config.to_dict()

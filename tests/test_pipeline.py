@@ -1,0 +1,60 @@
+"""The whole pipeline end to end through the real CLI, with a tiny, fast setting:
+data check -> leave-one-source-out evaluation -> training with the CV-chosen epochs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from serving.cli import app
+
+runner = CliRunner()
+
+
+def test_data_command_validates_and_prints_counts():
+    result = runner.invoke(app, ["data"])
+    assert result.exit_code == 0, result.output
+    assert "albiseyler" in result.output and "unknown-000+unknown-002" in result.output
+
+
+def test_evaluate_rejects_unknown_model(tmp_path):
+    result = runner.invoke(app, ["evaluate", "--models", "finetuned,gpt", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown model" in result.output
+
+
+@pytest.mark.slow
+def test_evaluate_then_train_end_to_end(tmp_path, bentoml_home):
+    out = tmp_path / "eval"
+    result = runner.invoke(app, [
+        "evaluate", "--out", str(out), "--models", "finetuned,majority,tfidf_lr", "--variants",
+        "seed,seed+synthetic", "--epochs", "2", "--synthetic-fraction", "0.05", "--n-boot", "50",
+    ])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["models"]) == {f"{m}@{v}" for m in ("finetuned", "majority", "tfidf_lr")
+                                      for v in ("seed", "seed+synthetic")}
+    assert metrics["protocol"]["folds"]["unknown-000+unknown-002"] == ["unknown-000", "unknown-002"]
+    primary = metrics["models"][metrics["primary"]]
+    for task in ("frame", "attribution"):
+        m = primary[task]
+        assert 0 <= m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1] <= 1
+        assert sum(map(sum, m["confusion"]["matrix"])) == metrics["protocol"]["n_seed_sentences"] == 170
+        assert 0 <= m["ece"] <= 1
+    assert all(1 <= f["selected_epochs"] <= 2 for f in primary["per_fold"].values())
+    assert set(metrics["source_profiles"]["gold"]) == {"albiseyler", "unknown-000", "unknown-002", "unknown-003",
+                                                       "unknown-004"}
+    assert len(metrics["oof_predictions"]) == 170
+    assert "| finetuned |" in (out / "summary.md").read_text()
+
+    export = tmp_path / "model"
+    result = runner.invoke(app, ["train", "--cv-metrics", str(out / "metrics.json"), "--synthetic-fraction", "0.05",
+                                 "--export", str(export)])
+    assert result.exit_code == 0, result.output
+    assert "chosen by nested cross-validation" in result.output
+    config = json.loads((export / "training_config.json").read_text())
+    assert config["epochs"] == metrics["recommended_epochs"]
+    card = (export / "README.md").read_text()
+    assert "Leave-one-source-out" in card and "synthetic" in card
+    assert "registered framing-classifier:" in result.output

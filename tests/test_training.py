@@ -1,0 +1,89 @@
+"""Training config validation and the checks that stop bad data before training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.annotations import Example
+from training.config import ConfigError, TrainingConfig
+from training.train import TrainingDataError, check_training_data, class_weights
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("epochs", 0, "epochs"),
+        ("epochs", 2.5, "epochs"),
+        ("batch_size", -1, "batch_size"),
+        ("learning_rate", 2.0, "learning_rate"),
+        ("dropout", 1.0, "dropout"),
+        ("class_weighting", "inverse", "class_weighting"),
+        ("synthetic_fraction", 0.0, "synthetic_fraction"),
+        ("max_length", 4096, "max_length"),
+        ("encoder", " ", "encoder"),
+    ],
+)
+def test_config_names_the_bad_value(field, value, needle):
+    with pytest.raises(ConfigError, match=needle):
+        TrainingConfig(**{field: value})
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = TrainingConfig(epochs=3, encoder="/models/x", use_synthetic=False)
+    path = tmp_path / "config.json"
+    config.save(path)
+    assert TrainingConfig.from_file(path) == config
+    path.write_text(json.dumps({"epochs": 2, "epoch": 3}))
+    with pytest.raises(ConfigError, match="unknown training setting"):
+        TrainingConfig.from_file(path)
+
+
+def _example(frame: str, attribution: str = "authorial", i: int = 0) -> Example:
+    return Example(f"s{i}", "d", "src", "t", "t", frame, (), attribution)
+
+
+def test_too_few_examples_of_a_label_stops_before_training(schema):
+    examples = [_example(f, a, i) for i, (f, a) in enumerate(
+        [(f, a) for f in schema.frame_names for a in schema.attribution_names])]
+    check_training_data(examples, schema, min_per_label=2)  # 3 of each frame, 6 of each attribution
+    thin = [e for e in examples if e.frame != "ethnic_cleansing"] + [_example("ethnic_cleansing", "authorial", 99)]
+    with pytest.raises(TrainingDataError, match="frame 'ethnic_cleansing': 1"):
+        check_training_data(thin, schema, min_per_label=2)
+    with pytest.raises(TrainingDataError, match="no training examples"):
+        check_training_data([], schema, min_per_label=2)
+
+
+def test_class_weights_favour_rare_labels():
+    w = class_weights([0, 0, 0, 0, 1, 2, 2], 4, "balanced")
+    assert w[1] > w[2] > w[0] and w[3] == 0
+    assert class_weights([0, 1], 2, "none").tolist() == [1.0, 1.0]
+
+
+def test_empty_annotations_file_stops_with_clear_message(tmp_path):
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    seeds = tmp_path / "seeds"
+    (seeds / "articles").mkdir(parents=True)
+    (seeds / "annotations.jsonl").write_text("")
+    (seeds / "schema.yaml").write_text(open("seeds/schema.yaml", encoding="utf-8").read())
+    result = CliRunner().invoke(app, ["train", "--seeds", str(seeds), "--no-store", "--export", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "empty" in result.output and "annotations.jsonl" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_unknown_encoder_stops_before_training(tmp_path):
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    result = CliRunner().invoke(
+        app, ["train", "--encoder", str(tmp_path / "missing-model"), "--epochs", "1", "--no-store", "--export",
+              str(tmp_path / "m")]
+    )
+    assert result.exit_code == 2
+    assert "encoder" in result.output
