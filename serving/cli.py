@@ -154,8 +154,13 @@ def evaluate(
     variants: str = typer.Option("seed,seed+synthetic", help="Training-data variants: seed, seed+synthetic."),
     synthetic_fraction: float | None = typer.Option(None, help="Use this share of the synthetic set (0-1]."),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
+    protocol: str = typer.Option(
+        "source",
+        help="'source' (leave-one-source-out on the seeds), 'voice' "
+        "(leave-one-voice-out on the synthetic voices) or 'both'.",
+    ),
 ) -> None:
-    """Leave-one-source-out evaluation of the fine-tuned model against baselines."""
+    """Leave-one-source-out (and leave-one-voice-out) evaluation of the fine-tuned model against baselines."""
     from eval.evaluate import BASELINES, cross_validate, write_reports
     from training.train import TrainingDataError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -37,7 +38,7 @@ def test_length_buckets_group_similar_lengths_and_cover_every_index():
 def test_unknown_encoder_path_is_a_clear_error(schema, tmp_path):
     empty = tmp_path / "not-a-model"
     empty.mkdir()
-    with pytest.raises(ModelLoadError, match="config.json"):
+    with pytest.raises(ModelLoadError, match=r"config\.json"):
         resolve_encoder(str(empty))
     with pytest.raises(ModelLoadError, match="cannot load encoder"):
         FramingClassifier.from_encoder("no-such-org/no-such-model-xyz", schema)
@@ -91,9 +92,9 @@ def test_store_holds_model_with_metadata_and_card(trained_model):
     meta = ref.info.metadata
     assert meta["training_config"]["epochs"] == 1
     assert meta["data_fingerprint"] and len(meta["data_checksums"]) >= 9
-    assert [f["name"] for f in meta["schema"]["frames"]][0] == "anti_terror"
+    assert meta["schema"]["frames"][0]["name"] == "anti_terror"
     assert "git_commit" in meta
-    card = (ref.path_of(CARD_FILE) if hasattr(ref, "path_of") else f"{ref.path}/{CARD_FILE}")
-    assert "synthetic" in open(card, encoding="utf-8").read()
+    card = Path(ref.path) / CARD_FILE
+    assert "synthetic" in card.read_text(encoding="utf-8")
     clf, resolved = load_from_store("framing-classifier:latest")
     assert resolved == tag and clf.predict(["Talks were held in Yevlakh."])[0].frame in clf.schema.frame_names

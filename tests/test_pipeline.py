@@ -27,14 +27,29 @@ def test_evaluate_rejects_unknown_model(tmp_path):
 @pytest.mark.slow
 def test_evaluate_then_train_end_to_end(tmp_path, bentoml_home):
     out = tmp_path / "eval"
-    result = runner.invoke(app, [
-        "evaluate", "--out", str(out), "--models", "finetuned,majority,tfidf_lr", "--variants",
-        "seed,seed+synthetic", "--epochs", "2", "--synthetic-fraction", "0.05", "--n-boot", "50",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--out",
+            str(out),
+            "--models",
+            "finetuned,majority,tfidf_lr",
+            "--variants",
+            "seed,seed+synthetic",
+            "--epochs",
+            "2",
+            "--synthetic-fraction",
+            "0.05",
+            "--n-boot",
+            "50",
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["models"]) == {f"{m}@{v}" for m in ("finetuned", "majority", "tfidf_lr")
-                                      for v in ("seed", "seed+synthetic")}
+    assert set(metrics["models"]) == {
+        f"{m}@{v}" for m in ("finetuned", "majority", "tfidf_lr") for v in ("seed", "seed+synthetic")
+    }
     assert metrics["protocol"]["folds"]["unknown-000+unknown-002"] == ["unknown-000", "unknown-002"]
     primary = metrics["models"][metrics["primary"]]
     for task in ("frame", "attribution"):
@@ -43,14 +58,21 @@ def test_evaluate_then_train_end_to_end(tmp_path, bentoml_home):
         assert sum(map(sum, m["confusion"]["matrix"])) == metrics["protocol"]["n_seed_sentences"] == 170
         assert 0 <= m["ece"] <= 1
     assert all(1 <= f["selected_epochs"] <= 2 for f in primary["per_fold"].values())
-    assert set(metrics["source_profiles"]["gold"]) == {"albiseyler", "unknown-000", "unknown-002", "unknown-003",
-                                                       "unknown-004"}
+    assert set(metrics["source_profiles"]["gold"]) == {
+        "albiseyler",
+        "unknown-000",
+        "unknown-002",
+        "unknown-003",
+        "unknown-004",
+    }
     assert len(metrics["oof_predictions"]) == 170
     assert "| finetuned |" in (out / "summary.md").read_text()
 
     export = tmp_path / "model"
-    result = runner.invoke(app, ["train", "--cv-metrics", str(out / "metrics.json"), "--synthetic-fraction", "0.05",
-                                 "--export", str(export)])
+    result = runner.invoke(
+        app,
+        ["train", "--cv-metrics", str(out / "metrics.json"), "--synthetic-fraction", "0.05", "--export", str(export)],
+    )
     assert result.exit_code == 0, result.output
     assert "chosen by nested cross-validation" in result.output
     config = json.loads((export / "training_config.json").read_text())

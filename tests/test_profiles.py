@@ -13,8 +13,9 @@ from model.profiles import source_profiles
 def test_gold_profile_follows_the_documented_formulas(schema):
     frames = ["anti_terror", "anti_terror", "aggression", "diplomacy", "ethnic_cleansing", "background"]
     attrs = ["authorial", "attributed", "authorial", "attributed", "distanced", "authorial"]
-    prof = source_profiles(["s"] * 6, one_hot(frames, schema.frame_names), one_hot(attrs, schema.attribution_names),
-                           schema, n_boot=200)["s"]
+    prof = source_profiles(
+        ["s"] * 6, one_hot(frames, schema.frame_names), one_hot(attrs, schema.attribution_names), schema, n_boot=200
+    )["s"]
     assert prof["n_sentences"] == 6
     assert prof["frame_mean"]["anti_terror"] == pytest.approx(2 / 6, abs=1e-4)
     # slant = share AZ (2/6) - share ARM (aggression + ethnic_cleansing = 2/6)

@@ -8,6 +8,7 @@ import pytest
 
 from training.annotations import Example
 from training.config import ConfigError, TrainingConfig
+from training.dataset import SeedPaths
 from training.train import TrainingDataError, check_training_data, class_weights
 
 
@@ -45,8 +46,10 @@ def _example(frame: str, attribution: str = "authorial", i: int = 0) -> Example:
 
 
 def test_too_few_examples_of_a_label_stops_before_training(schema):
-    examples = [_example(f, a, i) for i, (f, a) in enumerate(
-        [(f, a) for f in schema.frame_names for a in schema.attribution_names])]
+    examples = [
+        _example(f, a, i)
+        for i, (f, a) in enumerate([(f, a) for f in schema.frame_names for a in schema.attribution_names])
+    ]
     check_training_data(examples, schema, min_per_label=2)  # 3 of each frame, 6 of each attribution
     thin = [e for e in examples if e.frame != "ethnic_cleansing"] + [_example("ethnic_cleansing", "authorial", 99)]
     with pytest.raises(TrainingDataError, match="frame 'ethnic_cleansing': 1"):
@@ -69,7 +72,7 @@ def test_empty_annotations_file_stops_with_clear_message(tmp_path):
     seeds = tmp_path / "seeds"
     (seeds / "articles").mkdir(parents=True)
     (seeds / "annotations.jsonl").write_text("")
-    (seeds / "schema.yaml").write_text(open("seeds/schema.yaml", encoding="utf-8").read())
+    (seeds / "schema.yaml").write_text(SeedPaths().schema.read_text(encoding="utf-8"))
     result = CliRunner().invoke(app, ["train", "--seeds", str(seeds), "--no-store", "--export", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "empty" in result.output and "annotations.jsonl" in result.output
@@ -82,8 +85,17 @@ def test_unknown_encoder_stops_before_training(tmp_path):
     from serving.cli import app
 
     result = CliRunner().invoke(
-        app, ["train", "--encoder", str(tmp_path / "missing-model"), "--epochs", "1", "--no-store", "--export",
-              str(tmp_path / "m")]
+        app,
+        [
+            "train",
+            "--encoder",
+            str(tmp_path / "missing-model"),
+            "--epochs",
+            "1",
+            "--no-store",
+            "--export",
+            str(tmp_path / "m"),
+        ],
     )
     assert result.exit_code == 2
     assert "encoder" in result.output
