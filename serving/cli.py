@@ -125,6 +125,13 @@ def train(
         config_file, epochs=epochs, encoder=encoder, use_synthetic=synthetic, synthetic_fraction=synthetic_fraction
     )
     corpus = _corpus(seeds, with_synthetic=config.use_synthetic)
+    if cv_metrics is not None and cv_metrics.is_file():
+        measured_on = json.loads(cv_metrics.read_text()).get("data_fingerprint")
+        if measured_on != corpus.fingerprint:
+            console.print(
+                f"[yellow]warning:[/] {cv_metrics} was computed on other data ({measured_on}, now "
+                f"{corpus.fingerprint}); its metrics describe that data. Re-run 'framing evaluate'."
+            )
     console.print(
         f"training on {len(corpus.seeds)} seed + {len(corpus.synthetic) if config.use_synthetic else 0} "
         f"synthetic sentences, {config.epochs} epochs, encoder {config.encoder}"
@@ -187,6 +194,7 @@ def evaluate(
 @app.command()
 def serve(
     port: int = typer.Option(3000, help="Port for the HTTP service."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 accepts other machines."),
     train_if_missing: bool = typer.Option(True, help="Train the default model first if the store has none."),
 ) -> None:
     """Serve the HTTP API (BentoML) on localhost, training the default model first if needed."""
@@ -207,8 +215,18 @@ def serve(
             export=None,
             no_store=False,
         )
-    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.service:FramingService", "--port", str(port)]
-    console.print(f"serving on http://localhost:{port}  ({' '.join(cmd[2:])})")
+    cmd = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:FramingService",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    console.print(f"serving on http://{host}:{port}  ({' '.join(cmd[2:])})")
     raise typer.Exit(subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent, env=os.environ.copy()))
 
 

@@ -113,11 +113,8 @@ class FramingService:
     model_ref = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        import torch
-
         from model.classifier import FramingClassifier
 
-        torch.set_num_threads(max(1, torch.get_num_threads()))
         self.clf = FramingClassifier.load(self.model_ref.path)
         self.tag = str(self.model_ref.tag)
         _STATE["info"] = {
@@ -130,7 +127,10 @@ class FramingService:
             "limits": {"max_sentences": MAX_SENTENCES, "max_articles": MAX_ARTICLES, "max_body_bytes": MAX_BODY_BYTES},
         }
 
-    @bentoml.api(batchable=True, max_batch_size=MAX_SENTENCES, max_latency_ms=2000)
+    # Adaptive batching merges concurrent requests into one forward pass. The latency bound
+    # is generous because a merged CPU batch of several hundred sentences takes seconds;
+    # a tight bound makes BentoML shed load with 503s long before the CPU is saturated.
+    @bentoml.api(batchable=True, max_batch_size=MAX_SENTENCES, max_latency_ms=30_000)
     def classify(
         self,
         sentences: Annotated[

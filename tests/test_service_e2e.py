@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,9 +21,7 @@ from serving.schemas import MAX_BODY_BYTES
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 180.0
-POLL_S = 0.5
 
 SENTENCES = [
     "Azerbaijan launched what it termed local anti-terrorist measures to restore constitutional order.",
@@ -36,74 +30,17 @@ SENTENCES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, n: int = 4000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-n:]
-    except OSError as exc:
-        return f"<cannot read {path}: {exc}>"
-
-
 @pytest.fixture(scope="module")
 def server(trained_model, bentoml_home, tmp_path_factory):
-    """Base URL of a running server; stopped (terminate, then kill) on teardown."""
-    import httpx
+    """Base URL of a running server (the fixture's BENTOML_HOME); always stopped on teardown."""
+    from serving.server_process import Server
 
-    port = _free_port()
-    logs = tmp_path_factory.mktemp("server-logs")
-    out_path, err_path = logs / "stdout.log", logs / "stderr.log"
-    env = dict(os.environ, BENTOML_HOME=str(bentoml_home), BENTOML_DO_NOT_TRACK="True")
-    cmd = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        "serving.service:FramingService",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-    base = f"http://{HOST}:{port}"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        ready = False
-        for _ in range(int(STARTUP_TIMEOUT_S / POLL_S) + 1):  # bounded
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"server exited with code {proc.returncode} before it was ready\n"
-                    f"--- stderr tail ---\n{_tail(err_path)}\n--- stdout tail ---\n{_tail(out_path)}"
-                )
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                    ready = True
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                break
-            time.sleep(POLL_S)
-        if not ready:
-            pytest.fail(
-                f"server not ready on {base} within {STARTUP_TIMEOUT_S:.0f} s\n"
-                f"--- stderr tail ---\n{_tail(err_path)}\n--- stdout tail ---\n{_tail(out_path)}"
-            )
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=20)
+        with Server(tmp_path_factory.mktemp("server-logs"), startup_timeout_s=STARTUP_TIMEOUT_S) as srv:
+            yield srv.base
+    except RuntimeError as exc:  # did not start: show why
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
