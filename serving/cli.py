@@ -178,17 +178,29 @@ def evaluate(
     variant_list = [v.strip() for v in variants.split(",") if v.strip()]
     if not set(variant_list) <= {"seed", "seed+synthetic"} or not variant_list:
         _fail(f"--variants must be 'seed', 'seed+synthetic' or both, got {variants!r}")
+    if protocol not in ("source", "voice", "both"):
+        _fail(f"--protocol must be 'source', 'voice' or 'both', got {protocol!r}")
     config = _config(config_file, epochs=epochs, synthetic_fraction=synthetic_fraction)
-    corpus = _corpus(seeds, with_synthetic="seed+synthetic" in variant_list)
+    corpus = _corpus(seeds, with_synthetic="seed+synthetic" in variant_list or protocol != "source")
     try:
-        metrics = cross_validate(
-            corpus, config, models=model_list, variants=variant_list, n_boot=n_boot, log=console.print
-        )
-    except TrainingDataError as exc:
+        if protocol in ("source", "both"):
+            metrics = cross_validate(
+                corpus, config, models=model_list, variants=variant_list, n_boot=n_boot, log=console.print
+            )
+            mpath, spath = write_reports(metrics, out)
+            Console().print(spath.read_text())
+            console.print(f"wrote {mpath} and {spath}")
+        if protocol in ("voice", "both"):
+            from eval.voices import leave_one_voice_out, voices_markdown
+
+            result = leave_one_voice_out(corpus, config, models=model_list, n_boot=n_boot, log=console.print)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "voices.json").write_text(json.dumps(result, indent=2))
+            (out / "voices.md").write_text(voices_markdown(result))
+            Console().print(voices_markdown(result))
+            console.print(f"wrote {out / 'voices.json'} and {out / 'voices.md'}")
+    except (TrainingDataError, ValueError) as exc:
         _fail(str(exc))
-    mpath, spath = write_reports(metrics, out)
-    Console().print(spath.read_text())
-    console.print(f"wrote {mpath} and {spath}")
 
 
 @app.command()
