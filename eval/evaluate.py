@@ -158,7 +158,7 @@ def finetune_nested(
     config: TrainingConfig,
     log: Callable[[str], None],
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Train on ``train`` (minus nothing), pick the epoch on ``inner_val``, return test probabilities then."""
+    """Train on ``train``, pick the epoch on ``inner_val``; return the test probabilities at that epoch."""
     from training.train import train_classifier
 
     schema = corpus.schema

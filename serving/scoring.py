@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from model.classifier import FramingClassifier
 from model.profiles import source_profiles
 from model.text import language_note, segment
@@ -70,6 +68,4 @@ def score_articles(
         "articles": summaries,
         "sources": profiles,
         "warnings": warnings,
-        "frame_probs": np.asarray(frame_p),
-        "attribution_probs": np.asarray(attr_p),
     }
