@@ -181,3 +181,29 @@ def test_concurrent_requests_get_their_own_answers(server, direct_clf):
         assert status == 200, body
         assert len(body) == 1
         _assert_matches(body[0], expected[sentence])
+
+
+def test_bentoml_build_packs_the_service_and_model(trained_model, bentoml_home):
+    """`bentoml build` (config in pyproject.toml) produces a bento that references the trained model."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    _export, tag = trained_model
+    env = dict(os.environ, BENTOML_HOME=str(bentoml_home), BENTOML_DO_NOT_TRACK="True")
+    result = subprocess.run(
+        [sys.executable, "-m", "bentoml", "build", "--output", "tag"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    bento_tag = result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    name, version = bento_tag.split(":")
+    bento_yaml = yaml.safe_load((bentoml_home / "bentos" / name / version / "bento.yaml").read_text())
+    assert [m["tag"] for m in bento_yaml["services"][0]["models"]] == [tag]
+    assert (bentoml_home / "bentos" / name / version / "src" / "serving" / "service.py").is_file()

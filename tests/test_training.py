@@ -99,3 +99,20 @@ def test_unknown_encoder_stops_before_training(tmp_path):
     )
     assert result.exit_code == 2
     assert "encoder" in result.output
+
+
+@pytest.mark.slow
+def test_training_is_deterministic_under_a_seed():
+    """Same data, same config, same seed -> the same model (bit-for-bit predictions)."""
+    from training.dataset import load_corpus
+    from training.train import train_classifier
+
+    corpus = load_corpus()
+    examples = list(corpus.seeds) + list(corpus.synthetic)
+    config = TrainingConfig(epochs=1, synthetic_fraction=0.02, batch_size=32, seed=3)
+    probe = [e.clean for e in corpus.seeds[:20]]
+    runs = [train_classifier(examples, corpus.schema, config)[0].predict_proba(probe)[0] for _ in range(2)]
+    assert runs[0].shape == (20, len(corpus.schema.frame_names))
+    assert (runs[0] == runs[1]).all()
+    other = train_classifier(examples, corpus.schema, TrainingConfig(**{**config.to_dict(), "seed": 4}))[0]
+    assert not (other.predict_proba(probe)[0] == runs[0]).all()  # the seed matters
