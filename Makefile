@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcard seeds/articles/*.txt) $(wildcard seeds/synthetic/*.jsonl)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv data evaluate train report run serve test test-fast lint format all clean
+.PHONY: venv data evaluate train report run serve bench test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ train: venv
 run: venv
 	$(BIN)/framing serve --port 3000
 serve: run
+
+## bench: load benchmark of the real service against an in-process transformers pipeline
+bench: venv
+	$(BIN)/python -m serving.benchmark --out reports/bench/service.json
 
 ## test: the whole suite, slow tests included (this is what CI runs)
 test: venv
