@@ -25,7 +25,7 @@ def test_evaluate_rejects_unknown_model(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_then_train_end_to_end(tmp_path, bentoml_home):
+def test_evaluate_then_train_end_to_end(tmp_path):
     out = tmp_path / "eval"
     result = runner.invoke(
         app,
@@ -69,9 +69,19 @@ def test_evaluate_then_train_end_to_end(tmp_path, bentoml_home):
     assert "| finetuned |" in (out / "summary.md").read_text()
 
     export = tmp_path / "model"
+    # --no-store: the session's BentoML store must keep serving the `trained_model` fixture's model
     result = runner.invoke(
         app,
-        ["train", "--cv-metrics", str(out / "metrics.json"), "--synthetic-fraction", "0.05", "--export", str(export)],
+        [
+            "train",
+            "--cv-metrics",
+            str(out / "metrics.json"),
+            "--synthetic-fraction",
+            "0.05",
+            "--export",
+            str(export),
+            "--no-store",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "chosen by nested cross-validation" in result.output
@@ -79,4 +89,10 @@ def test_evaluate_then_train_end_to_end(tmp_path, bentoml_home):
     assert config["epochs"] == metrics["recommended_epochs"]
     card = (export / "README.md").read_text()
     assert "Leave-one-source-out" in card and "synthetic" in card
-    assert "registered framing-classifier:" in result.output
+    assert "registered" not in result.output
+    from model.classifier import FramingClassifier
+
+    assert (
+        FramingClassifier.load(export).predict(["Talks were held in Yevlakh."])[0].frame
+        in metrics["models"][metrics["primary"]]["frame"]["per_label"]
+    )
