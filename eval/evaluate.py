@@ -28,6 +28,7 @@ from model.profiles import source_profiles
 from training.annotations import Example
 from training.config import TrainingConfig
 from training.dataset import Corpus
+from training.train import select_synthetic
 
 METRICS_SCHEMA_VERSION = 1
 BASELINES = ("majority", "tfidf_lr", "minilm_lr")
@@ -201,11 +202,7 @@ def cross_validate(
     }
     if embed is not None:
         runners["minilm_lr"] = minilm_baseline(embed)
-    synthetic = corpus.synthetic
-    if config.synthetic_fraction < 1 and synthetic:
-        rng = np.random.default_rng(config.seed)
-        keep = rng.choice(len(synthetic), max(1, int(len(synthetic) * config.synthetic_fraction)), replace=False)
-        synthetic = [synthetic[i] for i in sorted(keep)]
+    synthetic = select_synthetic(corpus.synthetic, config.synthetic_fraction, config.seed)
     gold_frame = [e.frame for e in seeds]
     gold_attr = [e.attribution for e in seeds]
     results: dict[str, Any] = {}
@@ -227,7 +224,8 @@ def cross_validate(
                 if model_name == "finetuned":
                     inner_fold = fold_names[(k + 1) % len(fold_names)]
                     inner_idx = [i for i in train_idx if corpus.plan.fold_of[seeds[i].sentence_id] == inner_fold]
-                    fit_idx = [i for i in train_idx if i not in set(inner_idx)]
+                    held_out = set(inner_idx)
+                    fit_idx = [i for i in train_idx if i not in held_out]
                     log(
                         f"  fold {fold}: train {len(fit_idx)}+{len(extra)} synthetic, inner-val {inner_fold}, "
                         f"test {len(test)}"

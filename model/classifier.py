@@ -188,7 +188,10 @@ class FramingClassifier:
         return frame_p, attr_p
 
     def predict(self, sentences: list[str], batch_size: int = 32) -> list[Prediction]:
-        frame_p, attr_p = self.predict_proba(sentences, batch_size)
+        return self.to_predictions(*self.predict_proba(sentences, batch_size))
+
+    def to_predictions(self, frame_p: torch.Tensor, attr_p: torch.Tensor) -> list[Prediction]:
+        """Probability rows -> labelled ``Prediction``s (for callers that also need the raw rows)."""
         frames, attrs = self.schema.frame_names, self.schema.attribution_names
         out = []
         for fp, ap in zip(frame_p.tolist(), attr_p.tolist(), strict=True):

@@ -47,10 +47,10 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"
 # A headline followed by " | Section | Site": the trailing parts are site furniture.
 _SITE_SUFFIX_RE = re.compile(r"(?:\s+\|\s+[^|]{0,40})+\s*$")
 _WS_RE = re.compile(r"\s+")
-# Two quotations back to back ('...reality." "The information...') are two sentences;
-# pysbd keeps them together because it never splits inside quote pairs.
-# Armenian full stop (U+0589) and the ideographic full stop also end sentences.
-_QUOTE_BOUNDARY_RE = re.compile(r"(?<=[.!?][\"”])\s+(?=[\"“][A-Z])|(?<=[։。])\s+")
+# Boundaries pysbd misses. Two quotations back to back ('...reality." "The information...')
+# are two sentences: pysbd keeps them together because it never splits inside quote pairs.
+# The Armenian full stop (U+0589) and the ideographic full stop also end sentences.
+_EXTRA_BOUNDARY_RE = re.compile(r"(?<=[.!?][\"”])\s+(?=[\"“][A-Z])|(?<=[։。])\s+")
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     """
     spans: list[tuple[int, int]] = []
     cursor = 0
-    pieces = (p for chunk in _segmenter().segment(line) for p in _QUOTE_BOUNDARY_RE.split(chunk))
+    pieces = (p for chunk in _segmenter().segment(line) for p in _EXTRA_BOUNDARY_RE.split(chunk))
     for piece in pieces:
         piece = piece.strip()
         if not piece:

@@ -45,24 +45,12 @@ def score_articles(
             warnings.append(f"article {i} ({art['source']}): no content sentences after removing page debris")
         units.extend((i, s) for s in sentences)
     frame_p, attr_p = clf.predict_proba([s.clean for _, s in units], batch_size=batch_size)
-    frame_p, attr_p = frame_p.numpy(), attr_p.numpy()
-    frames, attrs = clf.schema.frame_names, clf.schema.attribution_names
     scored = [
-        {
-            "article": i,
-            "sentence_index": s.index,
-            "start": s.start,
-            "end": s.end,
-            "text": s.text,
-            "frame": frames[int(frame_p[k].argmax())],
-            "frame_scores": {f: round(float(frame_p[k, j]), 6) for j, f in enumerate(frames)},
-            "attribution": attrs[int(attr_p[k].argmax())],
-            "attribution_scores": {a: round(float(attr_p[k, j]), 6) for j, a in enumerate(attrs)},
-        }
-        for k, (i, s) in enumerate(units)
+        {"article": i, "sentence_index": s.index, "start": s.start, "end": s.end, "text": s.text, **p.to_dict()}
+        for (i, s), p in zip(units, clf.to_predictions(frame_p, attr_p), strict=True)
     ]
     sources = [articles[i]["source"] for i, _ in units]
-    profiles = source_profiles(sources, frame_p, attr_p, clf.schema, n_boot=n_boot) if units else {}
+    profiles = source_profiles(sources, frame_p.numpy(), attr_p.numpy(), clf.schema, n_boot=n_boot) if units else {}
     return {
         "sentences": scored,
         "articles": summaries,

@@ -19,7 +19,7 @@ from eval.evaluate import git_commit
 from model.classifier import FramingClassifier
 from training.config import TrainingConfig
 from training.dataset import Corpus
-from training.train import check_training_data, train_classifier
+from training.train import check_training_data, select_synthetic, train_classifier
 
 
 def cv_summary(metrics_path: Path | None) -> dict[str, Any]:
@@ -103,11 +103,7 @@ def train_final(
     start = time.perf_counter()
     clf, logs = train_classifier(examples, corpus.schema, config, progress=progress)
     seconds = time.perf_counter() - start
-    n_synth = (
-        sum(e.synthetic for e in examples)
-        if config.synthetic_fraction >= 1
-        else int(sum(e.synthetic for e in examples) * config.synthetic_fraction)
-    )
+    n_synth = sum(e.synthetic for e in select_synthetic(examples, config.synthetic_fraction, config.seed))
     cv = cv_summary(cv_metrics)
     info = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
