@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcard seeds/articles/*.txt) $(wildcard seeds/synthetic/*.jsonl)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv data evaluate train report run serve bench test test-fast lint format all clean
+.PHONY: venv browser data evaluate train report run serve bench test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 venv: $(BIN)/.installed
+
+## browser: Debian's Chromium for the browser tests of the report and the web UI (apt, needs root or sudo)
+browser:
+	@command -v chromium >/dev/null || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
 ## data: validate annotations and checksums, print label counts per source
 data: venv
@@ -46,7 +51,7 @@ bench: venv
 	$(BIN)/python -m serving.benchmark --out reports/bench/service.json
 
 ## test: the whole suite, slow tests included (this is what CI runs)
-test: venv
+test: venv browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

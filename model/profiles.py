@@ -102,3 +102,60 @@ def source_profiles(
         profile["attribution_mix"] = mix
         out[name] = profile
     return out
+
+
+# ------------------------------------------------------------ flat table <-> profiles
+# Why a flat form: batch scoring writes profiles as one CSV row per source (sources.csv),
+# and the report reads them back. These two functions are mirror images; columns:
+#   source, n_sentences, slant, slant_lo, slant_hi, adopted_slant(_lo/_hi), authorial_share,
+#   frame_mean.<frame>(_lo/_hi), frame_share.<frame>, mix.<side>.<attribution>, mix.<side>.mass
+def profiles_to_rows(profiles: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flat dict per source, in source order (see the column list above)."""
+    rows = []
+    for name, p in profiles.items():
+        row: dict[str, Any] = {"source": name, "n_sentences": p["n_sentences"]}
+        for key in ("slant", "adopted_slant"):
+            if key in p:
+                row[key] = p[key]
+                row[f"{key}_lo"], row[f"{key}_hi"] = p[f"{key}_ci"]
+        if "authorial_share" in p:
+            row["authorial_share"] = p["authorial_share"]
+        for f, v in p["frame_mean"].items():
+            row[f"frame_mean.{f}"] = v
+            row[f"frame_mean.{f}_lo"], row[f"frame_mean.{f}_hi"] = p["frame_mean_ci"][f]
+        for f, v in p["frame_share"].items():
+            row[f"frame_share.{f}"] = v
+        for side, mix in p["attribution_mix"].items():
+            for a, v in mix.items():
+                row[f"mix.{side}.{a}"] = v
+        rows.append(row)
+    return rows
+
+
+def profiles_from_rows(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The inverse of ``profiles_to_rows`` (e.g. for rows read back from sources.csv)."""
+
+    def num(v: Any) -> float | None:
+        return None if v is None or (isinstance(v, float) and not np.isfinite(v)) or v == "" else float(v)
+
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        p: dict[str, Any] = {"n_sentences": int(row["n_sentences"])}
+        frames = [k.split(".", 1)[1] for k in row if k.startswith("frame_share.")]
+        p["frame_mean"] = {f: num(row[f"frame_mean.{f}"]) for f in frames}
+        p["frame_mean_ci"] = {f: [num(row[f"frame_mean.{f}_lo"]), num(row[f"frame_mean.{f}_hi"])] for f in frames}
+        p["frame_share"] = {f: num(row[f"frame_share.{f}"]) for f in frames}
+        for key in ("slant", "adopted_slant"):
+            if key in row:
+                p[key] = num(row[key])
+                p[f"{key}_ci"] = [num(row[f"{key}_lo"]), num(row[f"{key}_hi"])]
+        if "authorial_share" in row:
+            p["authorial_share"] = num(row["authorial_share"])
+        mix: dict[str, dict[str, float | None]] = {}
+        for k, v in row.items():
+            if k.startswith("mix."):
+                side, a = k[4:].rsplit(".", 1)
+                mix.setdefault(side, {})[a] = num(v)
+        p["attribution_mix"] = mix
+        out[str(row["source"])] = p
+    return out

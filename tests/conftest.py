@@ -61,3 +61,34 @@ def trained_model(bentoml_home, tmp_path_factory: pytest.TempPathFactory):
 
     tag = save_to_store(clf, card=card, metadata=metadata)
     return export, tag
+
+
+# --------------------------------------------------------------------------- browser
+# Debian's Chromium (installed by `make browser`) driven by Playwright; Playwright's own
+# browser download is never used. Flags: headless, no sandbox (CI runs as root), and no
+# background networking (this machine's network is closed; Chromium would keep retrying).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium ``Browser`` (Playwright sync API); open pages with ``new_page()``."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or CHROMIUM
+    assert shutil.which(executable), "Chromium is missing: run `make browser` (Debian chromium, chromium-driver)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

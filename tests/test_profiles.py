@@ -67,3 +67,24 @@ def test_ece_of_calibrated_predictions_is_small():
     proba = np.stack([conf, 1 - conf], 1)
     y = np.where(correct, 0, 1)
     assert expected_calibration_error(proba, y) < 0.03
+
+
+def test_flat_rows_round_trip_through_csv(schema, tmp_path):
+    import pandas as pd
+
+    from model.profiles import profiles_from_rows, profiles_to_rows
+
+    rng = np.random.default_rng(0)
+    fp = rng.dirichlet(np.ones(len(schema.frame_names)), size=12)
+    ap = rng.dirichlet(np.ones(len(schema.attribution_names)), size=12)
+    prof = source_profiles(["a"] * 5 + ["b, the outlet"] * 7, fp, ap, schema, n_boot=50)
+    rows = profiles_to_rows(prof)
+    assert [r["source"] for r in rows] == ["a", "b, the outlet"]
+    assert "frame_mean.anti_terror_lo" in rows[0] and "mix.AZ.authorial" in rows[0]
+    pd.DataFrame(rows).to_csv(tmp_path / "sources.csv", index=False)
+    back = profiles_from_rows(pd.read_csv(tmp_path / "sources.csv", keep_default_na=False).to_dict("records"))
+    assert back.keys() == prof.keys()
+    for name in prof:
+        assert back[name]["slant_ci"] == pytest.approx(prof[name]["slant_ci"])
+        assert back[name]["frame_mean"] == pytest.approx(prof[name]["frame_mean"])
+        assert back[name]["attribution_mix"]["ARM"] == pytest.approx(prof[name]["attribution_mix"]["ARM"])
