@@ -203,6 +203,46 @@ def evaluate(
         _fail(str(exc))
 
 
+@app.command("learning-curve")
+def learning_curve_cmd(
+    out: Path = typer.Option(Path("reports/eval/learning_curve.json"), help="Where to write the curve (JSON)."),
+    seeds: Path | None = SeedsOpt,
+    config_file: Path | None = typer.Option(None, "--config", help="JSON file of TrainingConfig settings."),
+    models: str = typer.Option(
+        "tfidf_lr,minilm_lr", help="Comma-separated: tfidf_lr, minilm_lr, majority, finetuned (~17 min per point)."
+    ),
+    variants: str = typer.Option("seed,seed+synthetic", help="Training-data variants: seed, seed+synthetic."),
+    fractions: str = typer.Option("0.1,0.25,0.5,0.75,1.0", help="Shares of each fold's seed training data."),
+    repeats: int = typer.Option(3, help="Random subsamples per fraction below 1.0."),
+) -> None:
+    """Macro-F1 on held-out sources against the share of annotated seed data used (would more annotation pay?)."""
+    from eval.learning_curve import learning_curve
+
+    try:
+        fraction_list = [float(f) for f in fractions.split(",") if f.strip()]
+    except ValueError:
+        _fail(f"--fractions must be comma-separated numbers in (0, 1], e.g. 0.1,0.5,1.0; got {fractions!r}")
+    model_list = [m.strip() for m in models.split(",") if m.strip()]
+    variant_list = [v.strip() for v in variants.split(",") if v.strip()]
+    config = _config(config_file)
+    corpus = _corpus(seeds, with_synthetic="seed+synthetic" in variant_list)
+    try:
+        result = learning_curve(
+            corpus,
+            config,
+            models=model_list,
+            variants=variant_list,
+            fractions=fraction_list,
+            repeats=repeats,
+            log=console.print,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {out} ({result['seconds']:.0f}s)")
+
+
 @app.command()
 def serve(
     port: int = typer.Option(3000, help="Port for the HTTP service."),

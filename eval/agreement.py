@@ -1,0 +1,119 @@
+"""Inter-annotator agreement (Cohen's kappa) from the files in ``seeds/agreement/``.
+
+Why it matters: a model cannot be trusted further than its labels. Kappa corrects raw
+agreement for chance, so a frame set dominated by two labels does not look better than
+it is; the report puts it beside the model's macro-F1 as the ceiling to read that against.
+
+Two checks are recorded:
+
+* **seed**: a blind second pass over a random sample of seed sentences
+  (``second_pass.jsonl``) against the first-pass labels it was compared with
+  (``first_pass.jsonl``), keyed by ``sentence_id``;
+* **synthetic**: an independent pass over a sample of the synthetic set
+  (``synthetic_second_pass.jsonl``) against the *original* synthetic labels. The synthetic
+  files now hold the adjudicated labels, so for adjudicated sentences the original is the
+  ``first_pass`` in ``synthetic_adjudication.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from training.dataset import SeedPaths
+
+TASKS = ("frame", "attribution")
+
+
+class AgreementError(ValueError):
+    """An agreement file is missing, malformed or does not match its counterpart."""
+
+
+def _read(path: Path, key: str) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        raise AgreementError(f"{path}: file not found; expected one JSON object per line with {key!r} and labels")
+    out: dict[str, dict[str, Any]] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AgreementError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or key not in record:
+            raise AgreementError(f"{path}:{lineno}: expected a JSON object with a {key!r} field")
+        out[str(record[key])] = record
+    return out
+
+
+def kappa(first: Sequence[str], second: Sequence[str]) -> dict[str, Any]:
+    """Cohen's kappa and raw agreement of two label sequences, plus where they differ."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(first) != len(second) or not first:
+        raise AgreementError(f"need two equally long, non-empty label lists, got {len(first)} and {len(second)}")
+    agree = sum(a == b for a, b in zip(first, second, strict=True))
+    return {
+        "n": len(first),
+        "kappa": round(float(cohen_kappa_score(first, second)), 4),
+        "agreement": round(agree / len(first), 4),
+        "disagreements": len(first) - agree,
+    }
+
+
+def _compare(
+    first: dict[str, dict[str, Any]], second: dict[str, dict[str, Any]], what: str, note: str
+) -> dict[str, Any]:
+    missing = sorted(set(second) - set(first))
+    if missing:
+        raise AgreementError(
+            f"{what}: {len(missing)} second-pass sentence(s) have no first-pass label (e.g. {missing[:3]}); "
+            "both passes must label the same sentences"
+        )
+    ids = sorted(second)
+    result: dict[str, Any] = {"n": len(ids), "note": note}
+    for task in TASKS:
+        try:
+            result[task] = kappa([first[i][task] for i in ids], [second[i][task] for i in ids])
+        except KeyError as exc:
+            raise AgreementError(f"{what}: a record lacks the {exc.args[0]!r} label") from None
+    return result
+
+
+def seed_agreement(paths: SeedPaths | None = None) -> dict[str, Any]:
+    """Blind second pass vs first pass on the seed sample."""
+    root = (paths or SeedPaths()).root / "agreement"
+    return _compare(
+        _read(root / "first_pass.jsonl", "sentence_id"),
+        _read(root / "second_pass.jsonl", "sentence_id"),
+        "seed agreement",
+        "blind second pass over a random sample of seed sentences vs the first-pass labels",
+    )
+
+
+def synthetic_agreement(paths: SeedPaths | None = None) -> dict[str, Any] | None:
+    """Independent pass over a synthetic sample vs the original (pre-adjudication) labels; None without the files."""
+    paths = paths or SeedPaths()
+    root = paths.root / "agreement"
+    if not (root / "synthetic_second_pass.jsonl").is_file():
+        return None
+    current: dict[str, dict[str, Any]] = {}
+    for path in paths.synthetic:
+        current.update(_read(path, "id"))
+    adjudicated = (
+        _read(root / "synthetic_adjudication.jsonl", "id") if (root / "synthetic_adjudication.jsonl").is_file() else {}
+    )
+    original = {k: (adjudicated[k]["first_pass"] if k in adjudicated else v) for k, v in current.items()}
+    return _compare(
+        original,
+        _read(root / "synthetic_second_pass.jsonl", "id"),
+        "synthetic agreement",
+        "independent second pass over a random sample of the synthetic set vs the original labels",
+    )
+
+
+def agreement_summary(paths: SeedPaths | None = None) -> dict[str, Any]:
+    """Both checks, as the report shows them."""
+    return {"seed": seed_agreement(paths), "synthetic": synthetic_agreement(paths)}
