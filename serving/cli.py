@@ -282,5 +282,90 @@ def serve(
     raise typer.Exit(subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent, env=os.environ.copy()))
 
 
+SCORE_EPILOG = (
+    "Exit codes: 0 all records scored; 1 finished, but some records were rejected (listed in OUT/rejects.jsonl); "
+    "2 usage error (missing input, unknown column, bad option, OUT holds another run) or --strict and a reject; "
+    "3 the run failed (model, service or disk): rerun the same command to resume; 130 interrupted: rerun to resume."
+)
+
+
+@app.command(epilog=SCORE_EPILOG)
+def score(
+    inputs: list[Path] = typer.Argument(
+        ..., help="Folders of .txt files, or .jsonl/.csv/.parquet files (each optionally .gz).", show_default=False
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder (also holds the resume checkpoint)."),
+    fmt: str = typer.Option("parquet", "--format", help="sentences.parquet or sentences.csv: 'parquet' or 'csv'."),
+    source: str | None = typer.Option(
+        None, help="Source of every .txt article, and of table rows without a source column."
+    ),
+    text_col: str = typer.Option("text", help="Table column with the article text."),
+    source_col: str = typer.Option("source", help="Table column with the source (outlet)."),
+    id_col: str | None = typer.Option(None, help="Table column with article ids (default: 'id' if present)."),
+    title_col: str | None = typer.Option(None, help="Title column (default: 'title' if present)."),
+    date_col: str | None = typer.Option(None, help="Date column (default: 'published' or 'date' if present)."),
+    url_col: str | None = typer.Option(None, help="URL column (default: 'url' if present)."),
+    model: Path | None = typer.Option(
+        None, help="Model folder from 'framing train --export' (default: framing-classifier:latest in the store)."
+    ),
+    url: str | None = typer.Option(None, help="Score with a running service (http://host:3000) instead."),
+    engine: str = typer.Option("local", help="'local' (this process) or 'ray' (Ray Data actor pool)."),
+    ray_address: str | None = typer.Option(None, help="Existing Ray cluster (default: start Ray locally)."),
+    replicas: int | None = typer.Option(None, help="Model replicas for --engine ray (default: CPUs / 2)."),
+    batch_size: int = typer.Option(32, help="Sentences per model batch (length-bucketed)."),
+    chunk_size: int = typer.Option(64, help="Articles per checkpoint chunk."),
+    strict: bool = typer.Option(False, help="Stop at the first rejected record, writing nothing."),
+    restart: bool = typer.Option(False, help="Discard any checkpoint or outputs in OUT and start over."),
+    keep_checkpoint: bool = typer.Option(False, help="Keep OUT/.checkpoint after a successful run."),
+    retries: int = typer.Option(6, help="--url: retries per request on 503/429/connection errors."),
+    progress: bool | None = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal)."
+    ),
+) -> None:
+    """Score a corpus without a server: sentences, per-article shares and per-source profiles.
+
+    Writes OUT/sentences.parquet (or .csv), articles.csv, sources.csv, rejects.jsonl, manifest.json.
+
+    Malformed records go to rejects.jsonl and the run goes on.
+
+    An interrupted run resumes from OUT/.checkpoint: run the same command again.
+    """
+    from rich.console import Console
+
+    from serving.batch import EXIT_INTERRUPTED, BatchError, Columns, ScoreOptions, print_summary, run
+
+    options = ScoreOptions(
+        inputs=inputs,
+        out=out,
+        fmt=fmt,
+        source=source,
+        columns=Columns(text_col, source_col, id_col, title_col, date_col, url_col),
+        model=model,
+        url=url,
+        engine=engine,
+        ray_address=ray_address,
+        replicas=replicas,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        strict=strict,
+        restart=restart,
+        keep_checkpoint=keep_checkpoint,
+        retries=retries,
+        progress=progress,
+        command=["framing", "score", *sys.argv[2:]] if sys.argv[1:2] == ["score"] else list(sys.argv),
+    )
+    try:
+        result = run(options, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
+    except BatchError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail(
+            f"interrupted; finished chunks are kept in {out}/.checkpoint. Run the same command again to resume.",
+            EXIT_INTERRUPTED,
+        )
+    print_summary(result, Console(width=max(100, Console().width)))
+    raise typer.Exit(result.exit_code)
+
+
 if __name__ == "__main__":
     app()

@@ -1,24 +1,34 @@
 """Articles in, labelled sentences and per-source profiles out.
 
-Why here and not in the service: the HTTP service and batch scoring must produce the
-same sentences, labels and profiles for the same text, so both call ``score_articles``.
+Why here and not in the service: the HTTP service and batch scoring (``framing score``)
+must produce the same sentences, labels and profiles for the same text. The service calls
+``score_articles``; batch scoring needs the same steps separately (it segments and labels
+one chunk of articles at a time and profiles every source once at the end), so the steps
+are functions of their own and ``score_articles`` is just their composition.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model.classifier import FramingClassifier
+import numpy as np
+
 from model.profiles import source_profiles
-from model.text import language_note, segment
+from model.schema import Schema
+from model.text import Sentence, language_note, segment
+
+if TYPE_CHECKING:  # torch is not needed to segment or profile (framing score --url never loads it)
+    from model.classifier import FramingClassifier
+
+N_BOOT = 1000  # bootstrap resamples behind every profile CI: the service and batch scoring must agree
 
 
-def score_articles(
-    clf: FramingClassifier, articles: Sequence[dict[str, Any]], *, batch_size: int = 32, n_boot: int = 1000
-) -> dict[str, Any]:
-    """``articles``: dicts with ``source`` and ``text`` (plus optional title, url, published)."""
-    units: list[tuple[int, Any]] = []
+def segment_articles(
+    articles: Sequence[dict[str, Any]],
+) -> tuple[list[tuple[int, Sentence]], list[dict[str, Any]], list[str]]:
+    """Split each article into sentences: (units = (article index, sentence), summaries, warnings)."""
+    units: list[tuple[int, Sentence]] = []
     summaries: list[dict[str, Any]] = []
     warnings: list[str] = []
     for i, art in enumerate(articles):
@@ -44,13 +54,28 @@ def score_articles(
         if not sentences:
             warnings.append(f"article {i} ({art['source']}): no content sentences after removing page debris")
         units.extend((i, s) for s in sentences)
+    return units, summaries, warnings
+
+
+def profile_sources(
+    sources: Sequence[str], frame_p: np.ndarray, attr_p: np.ndarray, schema: Schema, *, n_boot: int = N_BOOT
+) -> dict[str, dict[str, Any]]:
+    """Per-source profiles over every sentence of each source, in article then sentence order."""
+    return source_profiles(sources, frame_p, attr_p, schema, n_boot=n_boot) if len(sources) else {}
+
+
+def score_articles(
+    clf: FramingClassifier, articles: Sequence[dict[str, Any]], *, batch_size: int = 32, n_boot: int = N_BOOT
+) -> dict[str, Any]:
+    """``articles``: dicts with ``source`` and ``text`` (plus optional title, url, published)."""
+    units, summaries, warnings = segment_articles(articles)
     frame_p, attr_p = clf.predict_proba([s.clean for _, s in units], batch_size=batch_size)
     scored = [
         {"article": i, "sentence_index": s.index, "start": s.start, "end": s.end, "text": s.text, **p.to_dict()}
         for (i, s), p in zip(units, clf.to_predictions(frame_p, attr_p), strict=True)
     ]
     sources = [articles[i]["source"] for i, _ in units]
-    profiles = source_profiles(sources, frame_p.numpy(), attr_p.numpy(), clf.schema, n_boot=n_boot) if units else {}
+    profiles = profile_sources(sources, frame_p.numpy(), attr_p.numpy(), clf.schema, n_boot=n_boot)
     return {
         "sentences": scored,
         "articles": summaries,
