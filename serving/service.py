@@ -30,6 +30,7 @@ from serving.schemas import (
     Sentence,
     SentenceLabels,
 )
+from serving.ui import ui_routes
 
 MODEL_TAG = "framing-classifier:latest"
 _STATE: dict[str, Any] = {}  # filled by the worker's FramingService.__init__, read by GET /info
@@ -42,7 +43,8 @@ async def _info(request: Request) -> JSONResponse:
     return JSONResponse(_STATE["info"])
 
 
-info_app = Starlette(routes=[Route("/info", _info, methods=["GET"])])
+# GET /info plus the web page (serving/ui.py: / -> /ui, /ui, /ui/static/*, /docs = BentoML's API page)
+info_app = Starlette(routes=[Route("/info", _info, methods=["GET"]), *ui_routes()])
 
 
 class BodySizeLimit:
