@@ -244,6 +244,36 @@ def learning_curve_cmd(
 
 
 @app.command()
+def report(
+    out: Path = typer.Option(Path("reports/html"), help="Folder for index.html, report.md and figures/."),
+    metrics: Path = typer.Option(Path("reports/eval/metrics.json"), help="metrics.json from 'framing evaluate'."),
+    voices: Path | None = typer.Option(
+        Path("reports/eval/voices.json"), help="voices.json from 'framing evaluate --protocol voice' (if present)."
+    ),
+    curve: Path | None = typer.Option(
+        Path("reports/eval/learning_curve.json"), help="learning_curve.json from 'framing learning-curve' (if present)."
+    ),
+    scores: Path | None = typer.Option(None, help="Output folder of 'framing score' (sources.csv, sentences.*)."),
+    model: str = typer.Option(
+        "store", help="Model for provenance: a saved model folder, 'store' (latest in the BentoML store) or 'none'."
+    ),
+    seeds: Path | None = SeedsOpt,
+) -> None:
+    """Write a self-contained HTML report (and Markdown) of data, quality, sources, same-story pairs and errors."""
+    from eval.report import Inputs, ReportError, write_report
+
+    try:
+        paths = write_report(
+            out,
+            Inputs(metrics=metrics, voices=voices, curve=curve, scores=scores, model=model, seeds=seeds),
+            log=console.print,
+        )
+    except ReportError as exc:
+        _fail(str(exc))
+    console.print(f"wrote {paths['html']} and {paths['markdown']}")
+
+
+@app.command()
 def serve(
     port: int = typer.Option(3000, help="Port for the HTTP service."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 accepts other machines."),
