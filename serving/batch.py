@@ -481,7 +481,8 @@ def resolve_columns(files: list[InputFile], cols: Columns, source: str | None) -
 
 # --------------------------------------------------------------------------- readers
 def _read_txt(f: InputFile, source: str | None, sidecar: Sidecar | None) -> Iterator[ArticleRecord | Reject]:
-    article_id = _strip_suffix(f.display)
+    # The id: the path inside the folder given (nested folders kept), or the stem of a file given directly.
+    article_id = _strip_suffix(f.path.name if f.display == f.given else f.display)
     try:
         with _open_binary(f) as fh:
             data = fh.read()
