@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcard seeds/articles/*.txt) $(wildcard seeds/synthetic/*.jsonl)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv browser data evaluate train report run serve bench bench-batch test test-fast lint format all clean
+.PHONY: venv browser data evaluate train learning-curve report run serve bench bench-batch test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ evaluate: $(METRICS)
 ## train: train on all data (epochs from the CV run) and register framing-classifier in the BentoML store
 train: venv
 	$(BIN)/framing train --cv-metrics $(METRICS)
+
+## learning-curve: macro-F1 on held-out sources against the share of seed annotations (TF-IDF and frozen-MiniLM
+## baselines, ~15 min on 2 cores) -> reports/eval/learning_curve.json
+CURVE := reports/eval/learning_curve.json
+$(CURVE): $(SEEDS) eval/learning_curve.py | venv
+	$(BIN)/framing learning-curve --out $@
+learning-curve: $(CURVE)
+
+## report: self-contained HTML + Markdown report -> reports/html/ (make report SCORES=DIR adds a 'framing score' folder)
+REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard reports/eval/voices.json) $(wildcard seeds/agreement/*.jsonl) \
+                 eval/report.py eval/agreement.py eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
+reports/html/index.html: $(REPORT_INPUTS) | venv
+	$(BIN)/framing report --out reports/html $(if $(SCORES),--scores $(SCORES))
+report: reports/html/index.html
 
 ## run: the main job -- venv, train the default model if the store has none, serve on localhost:3000
 run: venv

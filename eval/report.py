@@ -173,7 +173,20 @@ def load_scores(directory: Path) -> dict[str, Any]:
             break
     manifest_path = directory / "manifest.json"
     manifest = _read_json(manifest_path, "manifest.json", "re-run 'framing score'") if manifest_path.is_file() else {}
-    return {"dir": str(directory), "profiles": profiles, "sentences": sentences, "manifest": manifest}
+    counts = manifest.get("counts", {}) if isinstance(manifest, dict) else {}
+    model = manifest.get("model", {}) if isinstance(manifest, dict) else {}
+    summary = ", ".join(
+        f"{counts[k]} {k}" for k in ("articles", "sentences", "sources", "rejects") if isinstance(counts.get(k), int)
+    )
+    if isinstance(model, dict) and model.get("tag"):
+        summary = f"scored with {model['tag']}" + (f"; {summary}" if summary else "")
+    return {
+        "dir": str(directory),
+        "profiles": profiles,
+        "sentences": sentences,
+        "manifest": manifest,
+        "summary": summary or "no manifest.json",
+    }
 
 
 def model_provenance(model: str) -> dict[str, Any]:
@@ -356,6 +369,7 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
     if curve is not None and "summary" not in curve:
         raise ReportError(f"{inputs.curve} lacks 'summary'; re-run 'framing learning-curve'")
     scores = load_scores(inputs.scores) if inputs.scores is not None else None
+    model = model_provenance(inputs.model)  # before the slow steps: a bad --model fails at once
     paths = SeedPaths(inputs.seeds) if inputs.seeds else SeedPaths()
     try:
         schema = load_schema(paths.schema)
@@ -407,7 +421,6 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
             f"the learning curve was computed on data {curve.get('data_fingerprint')}, not the current "
             f"{data['fingerprint']}; re-run 'framing learning-curve'."
         )
-    model = model_provenance(inputs.model)
     return {
         "title": "Framing classifier — evaluation report",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1294,9 +1307,7 @@ def render_markdown(report: dict[str, Any], figures: Sequence[Figure], figure_di
             f"- Learning curve: created {report['curve'].get('created')}, commit `{report['curve'].get('git_commit')}`"
         )
     if report["scores"]:
-        out.append(
-            f"- Scores: `{report['scores']['dir']}` {json.dumps(report['scores']['manifest'], sort_keys=True)[:400]}"
-        )
+        out.append(f"- Scores: `{report['scores']['dir']}`: {report['scores']['summary']}")
     out += ["", "Data checksums (SHA-256) recorded in metrics.json:", ""]
     out += _md_table(["file", "sha256"], sorted(m.get("data_checksums", {}).items()))
     return "\n".join(out) + "\n"
