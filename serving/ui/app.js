@@ -3,7 +3,7 @@
 //
 // Plain modern JavaScript, no build step, no third-party code. Everything about the labels
 // (names, order, sides) comes from GET /info, so a model retrained with other labels works
-// unchanged. User text is only ever put into the page with textContent (never innerHTML).
+// unchanged. User text is only ever put into the page with textContent, never parsed as HTML.
 "use strict";
 
 (() => {
@@ -986,6 +986,11 @@
     if (tipFor && tipFor !== node) tipFor.removeAttribute("aria-describedby");
     tipFor = node;
     node.setAttribute("aria-describedby", "tooltip");
+    placeTip(node, pointer);
+  }
+
+  function placeTip(node, pointer = null) {
+    const tip = $("tooltip");
     const rects = Array.from(node.getClientRects());
     let rect = rects[0] || node.getBoundingClientRect();
     if (pointer) rect = rects.find((r) => pointer.y >= r.top && pointer.y <= r.bottom) || rect;
@@ -1009,13 +1014,25 @@
 
   function wireTooltip() {
     const area = $("article-results");
+    // Scrolling moves text under a resting mouse and the browser reports a mouseover at the
+    // same spot; that must not take the tooltip away from the sentence a keyboard user focused.
+    let lastMove = null;
+    document.addEventListener("mousemove", (e) => {
+      lastMove = { x: e.clientX, y: e.clientY };
+    }, { passive: true });
     area.addEventListener("mouseover", (e) => {
       const node = e.target.closest(".sentence");
-      if (node && !tipPinned) showTip(node, { x: e.clientX, y: e.clientY });
+      if (!node || tipPinned) return;
+      const still = lastMove && lastMove.x === e.clientX && lastMove.y === e.clientY;
+      const focused = document.activeElement && document.activeElement.closest?.(".sentence");
+      if (still && focused && tipFor === focused) return;
+      showTip(node, { x: e.clientX, y: e.clientY });
     });
     area.addEventListener("mouseout", (e) => {
       const node = e.target.closest(".sentence");
-      if (node && !tipPinned && !node.contains(e.relatedTarget)) hideTip();
+      if (!node || tipPinned || node.contains(e.relatedTarget)) return;
+      if (document.activeElement === tipFor) return; // the focused sentence keeps its tooltip
+      hideTip();
     });
     area.addEventListener("focusin", (e) => {
       const node = e.target.closest(".sentence");
@@ -1039,9 +1056,12 @@
     document.addEventListener("click", (e) => {
       if (tipPinned && !e.target.closest(".sentence") && !e.target.closest("#tooltip")) hideTip();
     });
-    window.addEventListener("scroll", () => {
-      if (!tipPinned && tipFor && document.activeElement !== tipFor) hideTip();
-    }, { passive: true });
+    // The tooltip is fixed to the window: follow the sentence when the page scrolls.
+    const follow = () => {
+      if (tipFor && !$("tooltip").hidden) placeTip(tipFor);
+    };
+    window.addEventListener("scroll", follow, { passive: true });
+    window.addEventListener("resize", follow);
   }
 
   // ------------------------------------------------------------------ downloads
