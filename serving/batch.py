@@ -1144,6 +1144,8 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
                 scored_sentences += result.sentences.num_rows
                 bar.update(n)
                 bar.set_postfix_str(f"{scored_sentences / max(bar.format_dict['elapsed'], 1e-9):.1f} sentences/s")
+    except OSError as exc:
+        raise RunError(_io_message(exc, options.out)) from None
     finally:
         bar.close()
         if remote is not None:
@@ -1152,7 +1154,10 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
 
     # Assemble the final outputs from the checkpoint (atomically, manifest last).
     t0 = time.perf_counter()
-    result = _finalise(options, scorer, ckpt, n_chunks, rejects, inputs, per_file, fingerprint, warnings)
+    try:
+        result = _finalise(options, scorer, ckpt, n_chunks, rejects, inputs, per_file, fingerprint, warnings)
+    except OSError as exc:
+        raise RunError(_io_message(exc, options.out)) from None
     write_s = time.perf_counter() - t0
     result.manifest["run"] = {
         "started": started,
@@ -1175,6 +1180,13 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
     if not options.keep_checkpoint:
         ckpt.remove()
     return result
+
+
+def _io_message(exc: OSError, out: Path) -> str:
+    return (
+        f"I/O error: {exc}. Finished chunks are kept in {out / CHECKPOINT_DIR}; free disk space or fix permissions, "
+        "then run the same command again to resume"
+    )
 
 
 def _finalise(
