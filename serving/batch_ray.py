@@ -58,9 +58,7 @@ def _init_ray(address: str | None, log: Callable[[str], None]) -> bool:
     try:
         import ray
     except ImportError:
-        raise UsageError(
-            "--engine ray needs Ray Data: pip install 'ray[data]' (or pip install -e '.[ray]')"
-        ) from None
+        raise UsageError("--engine ray needs Ray Data: pip install 'ray[data]' (or pip install -e '.[ray]')") from None
     if ray.is_initialized():
         return False
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
