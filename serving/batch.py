@@ -1313,7 +1313,7 @@ def print_summary(result: RunResult, console: Any, max_sources: int = 15) -> Non
     run_info = m.get("run", {})
     head = (
         f"[bold]{c['articles']}[/] articles, [bold]{c['sentences']}[/] sentences, {c['sources']} sources "
-        f"from {c['input_files']} input files → {result.out}"
+        f"from {c['input_files']} input file{'s' if c['input_files'] != 1 else ''} → {result.out}"
     )
     if result.already_complete:
         head += " (already complete: nothing re-scored)"
