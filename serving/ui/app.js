@@ -372,7 +372,8 @@
   function recordToArticle(record, fallbackSource, where, notes) {
     const text = record.text;
     if (typeof text !== "string" || !text.trim()) {
-      const found = text === undefined ? "no \"text\"" : `"text" is ${typeof text === "string" ? "blank" : typeof text}`;
+      const kind = typeof text === "string" ? "blank" : typeof text;
+      const found = text === undefined ? 'no "text"' : `"text" is ${kind}`;
       return { error: `${found}; expected the article text as a non-empty string` };
     }
     let source = record.source;
@@ -520,7 +521,8 @@
         continue;
       }
       if (file.size > MAX_FILE_BYTES) {
-        problems.push(`${file.name}: ${(file.size / 1e6).toFixed(1)} MB is too large for the page; use the command line`);
+        const mb = (file.size / 1e6).toFixed(1);
+        problems.push(`${file.name}: ${mb} MB is too large for the page; use the command line`);
         continue;
       }
       let text;
@@ -564,7 +566,8 @@
       );
     }
     if (notes.length) {
-      parts.push(el("p", { text: "Notes:" }), el("ul", { class: "file-notes" }, notes.map((n) => el("li", { text: n }))));
+      const items = notes.map((n) => el("li", { text: n }));
+      parts.push(el("p", { text: "Notes:" }), el("ul", { class: "file-notes" }, items));
     }
     box.replaceChildren(...parts);
     box.dataset.kind = problems.length ? "warning" : "ok";
@@ -749,7 +752,8 @@
 
   function slantRow(kind, label, value, ci) {
     const pos = (v) => `${((clamp01((v + 1) / 2)) * 100).toFixed(2)}%`;
-    const axis = el("div", { class: "slant-track", role: "img", "aria-label": `${label} ${signed(value)} ${ciText(ci, signed)}` });
+    const described = `${label} ${signed(value)} ${ciText(ci, signed)}`;
+    const axis = el("div", { class: "slant-track", role: "img", "aria-label": described });
     for (const tick of [-1, -0.5, 0, 0.5, 1]) {
       const t = el("span", { class: tick === 0 ? "tick zero" : "tick" });
       t.style.left = pos(tick);
@@ -787,7 +791,8 @@
         el("h4", { class: "source-name", text: name }),
         el("p", {
           class: "muted",
-          text: `${pluralise(prof.n_sentences, "sentence")} · ${pluralise(articlesPerSource.get(name) || 0, "article")}`,
+          text: `${pluralise(prof.n_sentences, "sentence")} · ` +
+            `${pluralise(articlesPerSource.get(name) || 0, "article")}`,
         }),
       );
       // One stacked bar: the whole frame mix at a glance.
@@ -833,7 +838,9 @@
         ]),
         slantRow("slant", "Slant", prof.slant, prof.slant_ci),
       ]);
-      if ("adopted_slant" in prof) slant.append(slantRow("adopted", "Adopted slant", prof.adopted_slant, prof.adopted_slant_ci));
+      if ("adopted_slant" in prof) {
+        slant.append(slantRow("adopted", "Adopted slant", prof.adopted_slant, prof.adopted_slant_ci));
+      }
       card.append(el("h5", { text: "Slant [95% CI]" }), slant);
       // Attribution mix: of the framing aligned with each side, how much is adopted, attributed, distanced.
       if (prof.attribution_mix) {
@@ -887,7 +894,8 @@
         el("span", { class: "muted", text: pluralise(summary.n_sentences, "sentence") }),
       ]);
       if (summary.non_english) {
-        head.append(el("span", { class: "badge warn", text: `not English: ${summary.language_note || "labels unreliable"}` }));
+        const note = `not English: ${summary.language_note || "labels unreliable"}`;
+        head.append(el("span", { class: "badge warn", text: note }));
       }
       box.append(head);
       const body = el("div", { class: "article-text" });
@@ -950,7 +958,8 @@
         if (kind === "frame") setColour(fill, item.colour);
         else fill.style.background = "#555";
         meter.append(fill);
-        return el("div", { class: `tt-row${item.name === best ? " best" : ""}`, "data-kind": kind, "data-label": item.name }, [
+        const cls = `tt-row${item.name === best ? " best" : ""}`;
+        return el("div", { class: cls, "data-kind": kind, "data-label": item.name }, [
           kind === "frame" ? frameTag(item) : el("span", { class: `tt-attr ${item.style.cls}`, text: "Aa" }),
           el("span", { class: "tt-name", text: human(item.name) }),
           meter,
