@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import numpy as np
 import torch
 from torch import nn
 
+from model.onnx_backend import ONNX_FILE, ExportError, OnnxRunner, export_onnx, onnxruntime_available, quantize_int8
 from model.schema import Schema
 
 # Fixed file names: save() and load() are mirror images.
@@ -30,6 +33,9 @@ CONFIG_FILE = "training_config.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 INFO_FILE = "model_info.json"
+# Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``): 'auto' takes ONNX Runtime
+# when the saved model has its graph and onnxruntime is installed, else torch.
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 
 
 class ModelLoadError(RuntimeError):
@@ -116,21 +122,35 @@ class FramingClassifier:
 
     def __init__(
         self,
-        model: TwoHeadModel,
+        model: TwoHeadModel | None,
         tokenizer: Any,
         schema: Schema,
         max_length: int = 128,
         config: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
         info: dict[str, Any] | None = None,
+        model_loader: Callable[[], TwoHeadModel] | None = None,
     ):
-        self.model = model
+        if model is None and model_loader is None:
+            raise ValueError("FramingClassifier needs a model or a model_loader")
+        self._model = model
+        self._model_loader = model_loader
         self.tokenizer = tokenizer
         self.schema = schema
         self.max_length = max_length
         self.config = config or {}
         self.metrics = metrics or {}
         self.info = info or {}
+        self.runner: OnnxRunner | None = None  # set by load() for the ONNX backends
+        self.backend = "torch"
+
+    @property
+    def model(self) -> TwoHeadModel:
+        """The torch model; loaded on first use when inference runs on ONNX Runtime (saves memory and load time)."""
+        if self._model is None:
+            assert self._model_loader is not None
+            self._model = self._model_loader()
+        return self._model
 
     @classmethod
     def from_encoder(
@@ -161,30 +181,44 @@ class FramingClassifier:
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
 
+    def _padded(self, token_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Right-padded (ids, mask) arrays, as ``tokenizer(padding=True)`` would give for BERT-like models."""
+        width = max(len(t) for t in token_ids)
+        ids = np.full((len(token_ids), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for row, t in enumerate(token_ids):
+            ids[row, : len(t)] = t
+            mask[row, : len(t)] = 1
+        return ids, mask
+
     @torch.inference_mode()
     def predict_proba(self, sentences: list[str], batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
         """(frame probabilities, attribution probabilities), rows in input order.
 
         Input is normalised (``model.text.normalise``) exactly as training text was, so a
-        raw sentence and its cleaned form get the same scores.
+        raw sentence and its cleaned form get the same scores. Sentences are tokenized once
+        (one fast batch call), grouped by token length, and each group padded only to its
+        own longest member.
         """
         from model.text import normalise
 
         sentences = [normalise(s) for s in sentences]
-        self.model.eval()
         n = len(sentences)
         frame_p = torch.zeros(n, len(self.schema.frame_names))
         attr_p = torch.zeros(n, len(self.schema.attribution_names))
         if n == 0:
             return frame_p, attr_p
-        lengths = [
-            len(ids) for ids in self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
-        ]
-        for idx in length_buckets(lengths, batch_size):
-            enc = self.tokenize([sentences[i] for i in idx])
-            f_logits, a_logits = self.model(enc["input_ids"], enc["attention_mask"])
-            frame_p[idx] = f_logits.softmax(-1).float()
-            attr_p[idx] = a_logits.softmax(-1).float()
+        token_ids = self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
+        for idx in length_buckets([len(t) for t in token_ids], batch_size):
+            ids, mask = self._padded([token_ids[i] for i in idx])
+            if self.runner is not None:
+                f, a = self.runner.run(ids, mask)
+                frame_p[idx], attr_p[idx] = torch.from_numpy(f), torch.from_numpy(a)
+            else:
+                self.model.eval()
+                f_logits, a_logits = self.model(torch.from_numpy(ids), torch.from_numpy(mask))
+                frame_p[idx] = f_logits.softmax(-1).float()
+                attr_p[idx] = a_logits.softmax(-1).float()
         return frame_p, attr_p
 
     def predict(self, sentences: list[str], batch_size: int = 32) -> list[Prediction]:
@@ -220,13 +254,51 @@ class FramingClassifier:
         config = dict(self.config, max_length=self.max_length)
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
         (directory / METRICS_FILE).write_text(json.dumps(self.metrics, indent=2))
+        self.info["onnx"] = self._export_onnx(directory / ONNX_FILE)
         (directory / INFO_FILE).write_text(json.dumps(self.info, indent=2, default=str))
         if card is not None:
             (directory / CARD_FILE).write_text(card, encoding="utf-8")
         return directory
 
+    def _export_onnx(self, path: Path) -> dict[str, Any]:
+        """The fast backend's graph, beside the weights; a model that cannot be exported still saves (torch only)."""
+        if not onnxruntime_available():
+            return {"exported": False, "reason": "onnxruntime is not installed"}
+        try:
+            diff = export_onnx(self.model, self.tokenizer, path, self.max_length)
+        except ExportError as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("%s; the model is saved for the torch backend only", exc)
+            return {"exported": False, "reason": str(exc)}
+        return {"exported": True, "file": ONNX_FILE, "max_abs_diff_vs_torch": diff}
+
+    def use_backend(self, backend: str, directory: Path) -> None:
+        """Switch inference to ``backend`` (one of ``BACKENDS``) using the graph saved in ``directory``."""
+        if backend not in BACKENDS:
+            raise ModelLoadError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)} (FRAMING_BACKEND)")
+        graph = Path(directory) / ONNX_FILE
+        if backend == "auto":
+            backend = "onnx" if onnxruntime_available() and graph.is_file() else "torch"
+        if backend == "torch":
+            self.runner, self.backend = None, "torch"
+            return
+        if not onnxruntime_available():
+            raise ModelLoadError(f"backend {backend!r} needs onnxruntime (pip install onnxruntime), or use 'torch'")
+        if not graph.is_file():
+            raise ModelLoadError(
+                f"backend {backend!r} needs {graph}, which this model folder lacks (it was saved without an ONNX "
+                "export); re-save it with 'framing train', or use backend 'torch'"
+            )
+        if backend == "onnx-int8":
+            import tempfile
+
+            graph = quantize_int8(graph, Path(tempfile.mkdtemp(prefix="framing-int8-")) / "model.int8.onnx")
+        self.runner, self.backend = OnnxRunner(graph), backend
+
     @classmethod
-    def load(cls, directory: Path | str) -> FramingClassifier:
+    def load(cls, directory: Path | str, backend: str | None = None) -> FramingClassifier:
+        """A saved model, predicting with ``backend`` (default: ``FRAMING_BACKEND`` or 'auto')."""
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -241,24 +313,31 @@ class FramingClassifier:
             json.loads((directory / SCHEMA_FILE).read_text()), origin=str(directory / SCHEMA_FILE)
         )
         config = json.loads((directory / CONFIG_FILE).read_text())
-        encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
         tokenizer = AutoTokenizer.from_pretrained(directory / ENCODER_DIR)
-        model = TwoHeadModel(
-            encoder, len(schema.frame_names), len(schema.attribution_names), config.get("dropout", 0.1)
-        )
-        model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
-        model.eval()
+
+        def build() -> TwoHeadModel:
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory / ENCODER_DIR))
+            model = TwoHeadModel(
+                encoder, len(schema.frame_names), len(schema.attribution_names), config.get("dropout", 0.1)
+            )
+            model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+            return model.eval()
 
         def read(name: str) -> dict[str, Any]:
             path = directory / name
             return json.loads(path.read_text()) if path.is_file() else {}
 
-        return cls(
-            model,
+        clf = cls(
+            None,
             tokenizer,
             schema,
             max_length=int(config.get("max_length", 128)),
             config=config,
             metrics=read(METRICS_FILE),
             info=read(INFO_FILE),
+            model_loader=build,
         )
+        clf.use_backend(backend or os.environ.get("FRAMING_BACKEND", "auto"), directory)
+        if clf.runner is None:
+            clf.model  # noqa: B018 - torch backend: load the weights now, not on the first request
+        return clf

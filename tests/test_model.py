@@ -98,3 +98,66 @@ def test_store_holds_model_with_metadata_and_card(trained_model):
     assert "synthetic" in card.read_text(encoding="utf-8")
     clf, resolved = load_from_store("framing-classifier:latest")
     assert resolved == tag and clf.predict(["Talks were held in Yevlakh."])[0].frame in clf.schema.frame_names
+
+
+# --------------------------------------------------------------------------- backends
+@pytest.mark.slow
+def test_saved_model_carries_a_verified_onnx_graph_that_gives_torchs_answers(trained_model, tmp_path):
+    from model.classifier import INFO_FILE
+    from model.onnx_backend import ONNX_FILE
+
+    export, _tag = trained_model
+    assert (export / ONNX_FILE).is_file()
+    info = json.loads((export / INFO_FILE).read_text())["onnx"]
+    assert info["exported"] is True and info["max_abs_diff_vs_torch"] < 1e-4
+    fast = FramingClassifier.load(export)  # 'auto' takes ONNX Runtime when the graph is there
+    slow = FramingClassifier.load(export, backend="torch")
+    assert (fast.backend, slow.backend) == ("onnx", "torch")
+    many = SENTENCES * 7 + ["A much longer sentence " * 12]
+    ff, fa = fast.predict_proba(many, batch_size=4)
+    sf, sa = slow.predict_proba(many, batch_size=4)
+    assert torch.allclose(ff, sf, atol=1e-4) and torch.allclose(fa, sa, atol=1e-4)
+    assert [p.frame for p in fast.predict(many)] == [p.frame for p in slow.predict(many)]
+    # ONNX inference never loads the torch weights (memory, load time) -- but saving still can
+    assert fast._model is None
+    again = FramingClassifier.load(fast.save(tmp_path / "resaved"))
+    assert again.backend == "onnx" and torch.allclose(again.predict_proba(many)[0], ff, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_backend_is_chosen_by_environment_and_int8_gives_distributions(trained_model, monkeypatch):
+    export, _tag = trained_model
+    monkeypatch.setenv("FRAMING_BACKEND", "torch")
+    assert FramingClassifier.load(export).backend == "torch"
+    monkeypatch.setenv("FRAMING_BACKEND", "onnx-int8")
+    q = FramingClassifier.load(export)
+    assert q.backend == "onnx-int8"
+    f, a = q.predict_proba(SENTENCES)
+    assert torch.allclose(f.sum(1), torch.ones(len(SENTENCES)), atol=1e-4)
+    assert torch.allclose(a.sum(1), torch.ones(len(SENTENCES)), atol=1e-4)
+    monkeypatch.setenv("FRAMING_BACKEND", "tensorrt")
+    with pytest.raises(ModelLoadError, match=r"unknown backend 'tensorrt'.*onnx"):
+        FramingClassifier.load(export)
+
+
+@pytest.mark.slow
+def test_model_without_a_graph_falls_back_to_torch_but_refuses_an_explicit_onnx(trained_model, tmp_path):
+    import shutil
+
+    from model.onnx_backend import ONNX_FILE
+
+    copy = shutil.copytree(trained_model[0], tmp_path / "old-model")
+    (copy / ONNX_FILE).unlink()
+    assert FramingClassifier.load(copy).backend == "torch"
+    with pytest.raises(ModelLoadError, match=r"lacks.*framing train.*'torch'"):
+        FramingClassifier.load(copy, backend="onnx")
+
+
+def test_threads_setting_is_validated(monkeypatch):
+    from model.onnx_backend import default_threads
+
+    monkeypatch.setenv("FRAMING_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("FRAMING_THREADS", "many")
+    with pytest.raises(ValueError, match="FRAMING_THREADS must be a positive integer, got 'many'"):
+        default_threads()
