@@ -22,7 +22,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.onnx_backend import ONNX_FILE, ExportError, OnnxRunner, export_onnx, onnxruntime_available, quantize_int8
+from model.onnx_backend import (
+    GUARD_MARGIN,
+    INT8_FILE,
+    ONNX_FILE,
+    ExportError,
+    OnnxRunner,
+    export_onnx,
+    onnxruntime_available,
+    top2_margin,
+)
 from model.schema import Schema
 
 # Fixed file names: save() and load() are mirror images.
@@ -33,9 +42,10 @@ CONFIG_FILE = "training_config.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 INFO_FILE = "model_info.json"
-# Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``): 'auto' takes ONNX Runtime
-# when the saved model has its graph and onnxruntime is installed, else torch.
-BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+# Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``): 'auto' takes the guarded
+# int8 ONNX Runtime path (model.onnx_backend) when the saved model has its graphs and
+# onnxruntime is installed, else torch.
+BACKENDS = ("auto", "onnx", "onnx-int8-guarded", "onnx-int8", "torch")
 
 
 class ModelLoadError(RuntimeError):
@@ -142,6 +152,7 @@ class FramingClassifier:
         self.metrics = metrics or {}
         self.info = info or {}
         self.runner: OnnxRunner | None = None  # set by load() for the ONNX backends
+        self.guard: OnnxRunner | None = None  # fp32 re-check of close int8 calls ('onnx-int8-guarded')
         self.backend = "torch"
 
     @property
@@ -209,17 +220,33 @@ class FramingClassifier:
         if n == 0:
             return frame_p, attr_p
         token_ids = self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
-        for idx in length_buckets([len(t) for t in token_ids], batch_size):
+        self._fill(list(range(n)), token_ids, batch_size, frame_p, attr_p, self.runner)
+        if self.guard is not None:  # int8 answers too close to call are recomputed in fp32
+            low = (top2_margin(frame_p) < GUARD_MARGIN) | (top2_margin(attr_p) < GUARD_MARGIN)
+            self._fill(low.nonzero().flatten().tolist(), token_ids, batch_size, frame_p, attr_p, self.guard)
+        return frame_p, attr_p
+
+    def _fill(
+        self,
+        rows: list[int],
+        token_ids: list[list[int]],
+        batch_size: int,
+        frame_p: torch.Tensor,
+        attr_p: torch.Tensor,
+        runner: OnnxRunner | None,
+    ) -> None:
+        """Write the probabilities of ``rows`` into ``frame_p``/``attr_p``, in length buckets."""
+        for bucket in length_buckets([len(token_ids[r]) for r in rows], batch_size):
+            idx = [rows[b] for b in bucket]
             ids, mask = self._padded([token_ids[i] for i in idx])
-            if self.runner is not None:
-                f, a = self.runner.run(ids, mask)
+            if runner is not None:
+                f, a = runner.run(ids, mask)
                 frame_p[idx], attr_p[idx] = torch.from_numpy(f), torch.from_numpy(a)
             else:
                 self.model.eval()
                 f_logits, a_logits = self.model(torch.from_numpy(ids), torch.from_numpy(mask))
                 frame_p[idx] = f_logits.softmax(-1).float()
                 attr_p[idx] = a_logits.softmax(-1).float()
-        return frame_p, attr_p
 
     def predict(self, sentences: list[str], batch_size: int = 32) -> list[Prediction]:
         return self.to_predictions(*self.predict_proba(sentences, batch_size))
@@ -254,47 +281,47 @@ class FramingClassifier:
         config = dict(self.config, max_length=self.max_length)
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
         (directory / METRICS_FILE).write_text(json.dumps(self.metrics, indent=2))
-        self.info["onnx"] = self._export_onnx(directory / ONNX_FILE)
+        self.info["onnx"] = self._export_onnx(directory)
         (directory / INFO_FILE).write_text(json.dumps(self.info, indent=2, default=str))
         if card is not None:
             (directory / CARD_FILE).write_text(card, encoding="utf-8")
         return directory
 
-    def _export_onnx(self, path: Path) -> dict[str, Any]:
+    def _export_onnx(self, directory: Path) -> dict[str, Any]:
         """The fast backend's graph, beside the weights; a model that cannot be exported still saves (torch only)."""
         if not onnxruntime_available():
             return {"exported": False, "reason": "onnxruntime is not installed"}
         try:
-            diff = export_onnx(self.model, self.tokenizer, path, self.max_length)
+            return export_onnx(self.model, self.tokenizer, directory, self.max_length)
         except ExportError as exc:
             import logging
 
             logging.getLogger(__name__).warning("%s; the model is saved for the torch backend only", exc)
             return {"exported": False, "reason": str(exc)}
-        return {"exported": True, "file": ONNX_FILE, "max_abs_diff_vs_torch": diff}
 
     def use_backend(self, backend: str, directory: Path) -> None:
         """Switch inference to ``backend`` (one of ``BACKENDS``) using the graph saved in ``directory``."""
         if backend not in BACKENDS:
             raise ModelLoadError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)} (FRAMING_BACKEND)")
-        graph = Path(directory) / ONNX_FILE
+        graph, int8 = Path(directory) / ONNX_FILE, Path(directory) / INT8_FILE
         if backend == "auto":
-            backend = "onnx" if onnxruntime_available() and graph.is_file() else "torch"
+            ready = onnxruntime_available() and graph.is_file()
+            backend = ("onnx-int8-guarded" if int8.is_file() else "onnx") if ready else "torch"
+        self.guard = None
         if backend == "torch":
             self.runner, self.backend = None, "torch"
             return
         if not onnxruntime_available():
             raise ModelLoadError(f"backend {backend!r} needs onnxruntime (pip install onnxruntime), or use 'torch'")
-        if not graph.is_file():
+        needs = [graph] if backend == "onnx" else [graph, int8] if backend == "onnx-int8-guarded" else [int8]
+        lacking = [p.name for p in needs if not p.is_file()]
+        if lacking:
             raise ModelLoadError(
-                f"backend {backend!r} needs {graph}, which this model folder lacks (it was saved without an ONNX "
-                "export); re-save it with 'framing train', or use backend 'torch'"
+                f"backend {backend!r} needs {lacking} in {directory}, which this model folder lacks (it was saved "
+                "without an ONNX export); re-save it with 'framing train', or use backend 'torch'"
             )
-        if backend == "onnx-int8":
-            import tempfile
-
-            graph = quantize_int8(graph, Path(tempfile.mkdtemp(prefix="framing-int8-")) / "model.int8.onnx")
-        self.runner, self.backend = OnnxRunner(graph), backend
+        self.guard = OnnxRunner(graph) if backend == "onnx-int8-guarded" else None
+        self.runner, self.backend = OnnxRunner(graph if backend == "onnx" else int8), backend
 
     @classmethod
     def load(cls, directory: Path | str, backend: str | None = None) -> FramingClassifier:

@@ -1,15 +1,19 @@
 """ONNX Runtime inference for the two-head classifier: the fast CPU path.
 
-Why ONNX Runtime in fp32 and not int8: on this project's model, dynamic int8 quantization
-(torch or ONNX Runtime, per-channel or not) changes 1.4-2.4% of the frame labels on the
-seed sentences, over the 1% the service may change; the fp32 graph, with ONNX Runtime's
-transformer fusions (attention, LayerNorm, GELU), gives the torch model's probabilities to
-~1e-6 and is faster. int8 stays available (``backend="onnx-int8"``) for users who accept
-the measured disagreement (``make bench-inference`` prints it).
+Three ONNX backends, measured by ``make bench-inference`` against the fp32 torch model:
 
-Why the graph is exported when the model is saved: the export is then part of the model
-(it travels in the BentoML store and in ``bentoml build``), is verified against torch
-once, and loading a model never has to run the exporter.
+* ``onnx``: the fp32 graph with ONNX Runtime's transformer fusions (attention, LayerNorm,
+  GELU): the torch model's probabilities to ~1e-6, a little faster than torch.
+* ``onnx-int8``: dynamic int8 (per-channel weights): the fastest, but it changes about 1.5%
+  of the frame labels, over the 1% the service may change.
+* ``onnx-int8-guarded`` (the default): int8 first; every sentence whose top two
+  probabilities (frame or attribution) lie closer than ``GUARD_MARGIN`` is recomputed by
+  the fp32 graph. Int8 only flips close calls, so this keeps the fp32 labels while most
+  sentences take the int8 path.
+
+Why the graphs are exported when the model is saved: they are then part of the model
+(they travel in the BentoML store and in ``bentoml build``), are checked against torch
+once, and loading a model never runs the exporter or the quantizer.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
-ONNX_FILE = "model.onnx"
+ONNX_FILE = "model.onnx"  # fp32, with transformer fusions
+INT8_FILE = "model.int8.onnx"  # dynamic int8, quantized from the unfused graph (faster here than from the fused one)
 INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("frame_p", "attribution_p")
 # Largest allowed |probability difference| between the exported graph and torch on the probe.
@@ -37,6 +42,19 @@ PROBE = [
     "Armenia said the offensive was aimed at the ethnic cleansing of Nagorno-Karabakh.",
     "Talks",
 ]
+
+
+# 'onnx-int8-guarded': an int8 answer whose top two probabilities (frame or attribution) are
+# closer than this is recomputed by the fp32 graph. Measured on the seed + synthetic
+# sentences: int8 alone changes 1.5% of frame labels, almost all with a margin under 0.3;
+# with the guard ~13% of sentences are recomputed and 99.9% of labels equal fp32's.
+GUARD_MARGIN = 0.3
+
+
+def top2_margin(probs: torch.Tensor) -> torch.Tensor:
+    """Per row, the gap between the two largest probabilities (0 = a coin toss)."""
+    top = probs.topk(2, dim=-1).values
+    return top[:, 0] - top[:, 1]
 
 
 class ExportError(RuntimeError):
@@ -70,19 +88,19 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def export_onnx(model: nn.Module, tokenizer: Any, path: Path, max_length: int) -> float:
-    """Write the fp32 graph (with transformer fusions) to ``path``; return its max |diff| from torch.
+def export_onnx(model: nn.Module, tokenizer: Any, directory: Path, max_length: int) -> dict[str, Any]:
+    """Write ``ONNX_FILE`` (fp32, fused) and ``INT8_FILE`` into ``directory``; return what was checked.
 
     Raises ``ExportError`` if the exporter fails (e.g. an encoder architecture it cannot
-    trace) or the exported graph disagrees with torch beyond ``EXPORT_TOLERANCE``; nothing
-    is left at ``path`` then.
+    trace) or the fp32 graph disagrees with torch beyond ``EXPORT_TOLERANCE``; neither file
+    is written then.
     """
     model.eval()
     wrapped = _Probabilities(model).eval()
     probe = tokenizer(PROBE, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    path = Path(path)
+    directory = Path(directory)
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.onnx"
+        raw, fused, int8 = Path(tmp) / "raw.onnx", Path(tmp) / "fused.onnx", Path(tmp) / "int8.onnx"
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")
@@ -101,19 +119,30 @@ def export_onnx(model: nn.Module, tokenizer: Any, path: Path, max_length: int) -
                     opset_version=17,
                     dynamo=False,
                 )
-            fused = Path(tmp) / "fused.onnx"
             _fuse(raw, fused, model)
+            quantize_int8(raw, int8)
         except Exception as exc:  # the exporter raises many types; all mean "no ONNX graph"
             raise ExportError(f"ONNX export failed ({type(exc).__name__}: {exc})") from exc
         with torch.no_grad():
             want = [t.numpy() for t in wrapped(probe["input_ids"], probe["attention_mask"])]
-        got = OnnxRunner(fused, threads=1).run(probe["input_ids"].numpy(), probe["attention_mask"].numpy())
-        diff = max(float(np.abs(w - g).max()) for w, g in zip(want, got, strict=True))
-        if diff > EXPORT_TOLERANCE:
-            raise ExportError(f"the ONNX graph differs from torch by {diff:.2e} (tolerance {EXPORT_TOLERANCE})")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(fused, path)
-    return diff
+        ids, mask = probe["input_ids"].numpy(), probe["attention_mask"].numpy()
+        diffs = {}
+        for name, graph in (("fp32", fused), ("int8", int8)):
+            got = OnnxRunner(graph, threads=1).run(ids, mask)
+            diffs[name] = max(float(np.abs(w - g).max()) for w, g in zip(want, got, strict=True))
+        if diffs["fp32"] > EXPORT_TOLERANCE:
+            raise ExportError(
+                f"the ONNX graph differs from torch by {diffs['fp32']:.2e} (tolerance {EXPORT_TOLERANCE})"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        os.replace(fused, directory / ONNX_FILE)
+        os.replace(int8, directory / INT8_FILE)
+    return {
+        "exported": True,
+        "files": [ONNX_FILE, INT8_FILE],
+        "max_abs_diff_vs_torch": diffs["fp32"],
+        "int8_max_abs_diff_vs_torch_on_probe": diffs["int8"],
+    }
 
 
 def _fuse(src: Path, dst: Path, model: nn.Module) -> None:

@@ -7,8 +7,10 @@ What it does, in one run on one machine:
    and frame-head weights; see ``serving.benchmark.build_baseline``), the same pipeline
    batched, our fp32 torch path, ONNX Runtime fp32 and ONNX Runtime int8 -- and records each
    one's model load time and peak RSS (``ru_maxrss`` of its own process);
-2. sends every worker the same calls of ``--batch-size`` sentences (the seed sentences and
-   the synthetic multi-voice sentences, in file order) for ``--rounds`` rounds, taking turns,
+2. sends every worker the same calls of ``--call-size`` sentences (the seed sentences and
+   the synthetic multi-voice sentences, in file order; a call is what one batch-scoring chunk
+   or one merged service batch hands the model, and each path batches it its own way:
+   ``--batch-size`` for ours, 1 or 32 for the pipeline) for ``--rounds`` rounds, taking turns,
    so a busy machine slows every contender alike; records sentences/s (median round) and
    p50/p99 per-call latency;
 3. measures agreement with the fp32 torch model (frame and attribution labels, on the seed
@@ -49,6 +51,7 @@ CONTENDERS = {  # name -> (kind, setting)
     "torch fp32": ("ours", "torch"),
     "onnx fp32": ("ours", "onnx"),
     "onnx int8": ("ours", "onnx-int8"),
+    "onnx int8 guarded": ("ours", "onnx-int8-guarded"),
 }
 AGREEMENT_BAR = 0.99
 LOSO_BAR = 0.01
@@ -137,7 +140,7 @@ def loso_backends(epochs: int, log: Any) -> dict[str, Any]:
     corpus = load_corpus()
     schema, seeds = corpus.schema, corpus.seeds
     config = TrainingConfig(epochs=epochs)
-    backends = ["torch", "onnx", "onnx-int8"]
+    backends = ["torch", "onnx", "onnx-int8", "onnx-int8-guarded"]
     oof = {
         b: (np.zeros((len(seeds), len(schema.frame_names))), np.zeros((len(seeds), len(schema.attribution_names))))
         for b in backends
@@ -175,7 +178,8 @@ def _pct(values: list[float], q: float) -> float:
 def main(
     out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("reports/bench/inference.json"),
     model: Annotated[Path | None, typer.Option(help="Saved model folder (default: framing-classifier:latest).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per call.")] = 32,
+    call_size: Annotated[int, typer.Option(min=1, help="Sentences per call (a scoring chunk).")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Our model's forward batch (length-bucketed).")] = 32,
     rounds: Annotated[int, typer.Option(min=1, help="Timed rounds per contender (taking turns).")] = 3,
     loso: Annotated[bool, typer.Option(help="Also train LOSO fold models and compare backends' macro-F1.")] = True,
 ) -> None:
@@ -197,10 +201,10 @@ def main(
     corpus = load_corpus()
     seed_n = len(corpus.seeds)
     sentences = [e.clean for e in corpus.seeds] + [e.clean for e in corpus.synthetic]
-    calls = [sentences[i : i + batch_size] for i in range(0, len(sentences), batch_size)]
+    calls = [sentences[i : i + call_size] for i in range(0, len(sentences), call_size)]
     max_length = int(json.loads((model / "training_config.json").read_text()).get("max_length", 128))
     ctx = mp.get_context("spawn")
-    err.print(f"model {model}; {len(sentences)} sentences in {len(calls)} calls of {batch_size}; {rounds} rounds")
+    err.print(f"model {model}; {len(sentences)} sentences in {len(calls)} calls of {call_size}; {rounds} rounds")
     workers = []
     for name in CONTENDERS:
         err.print(f"  loading {name} ...")
@@ -235,7 +239,7 @@ def main(
                 row[f"{head}_agreement_all"] = round(float((mine[head] == ref[head]).mean()), 4)
         rows.append(row)
 
-    table = Table(title=f"CPU inference, {len(sentences)} sentences, calls of {batch_size}", title_justify="left")
+    table = Table(title=f"CPU inference, {len(sentences)} sentences, calls of {call_size}", title_justify="left")
     cols = ["sent/s", "x baseline", "p50 ms", "p99 ms", "peak RSS MB", "load s", "frame agree (seed/all)"]
     table.add_column("path")
     for c in cols:
@@ -267,6 +271,7 @@ def main(
             "threads": default_threads(),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
+        "settings": {"sentences": len(sentences), "call_size": call_size, "batch_size": batch_size, "rounds": rounds},
         "baseline": BASELINE,
         "targets": {"speedup": 3.0, "frame_agreement_seed": AGREEMENT_BAR, "loso_macro_f1_loss": LOSO_BAR},
         "rows": rows,

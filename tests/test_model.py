@@ -102,26 +102,43 @@ def test_store_holds_model_with_metadata_and_card(trained_model):
 
 # --------------------------------------------------------------------------- backends
 @pytest.mark.slow
-def test_saved_model_carries_a_verified_onnx_graph_that_gives_torchs_answers(trained_model, tmp_path):
+def test_saved_model_carries_verified_onnx_graphs_that_give_torchs_answers(trained_model, tmp_path):
     from model.classifier import INFO_FILE
-    from model.onnx_backend import ONNX_FILE
+    from model.onnx_backend import INT8_FILE, ONNX_FILE
 
     export, _tag = trained_model
-    assert (export / ONNX_FILE).is_file()
+    assert (export / ONNX_FILE).is_file() and (export / INT8_FILE).is_file()
     info = json.loads((export / INFO_FILE).read_text())["onnx"]
     assert info["exported"] is True and info["max_abs_diff_vs_torch"] < 1e-4
-    fast = FramingClassifier.load(export)  # 'auto' takes ONNX Runtime when the graph is there
+    fast = FramingClassifier.load(export, backend="onnx")
     slow = FramingClassifier.load(export, backend="torch")
-    assert (fast.backend, slow.backend) == ("onnx", "torch")
     many = SENTENCES * 7 + ["A much longer sentence " * 12]
     ff, fa = fast.predict_proba(many, batch_size=4)
     sf, sa = slow.predict_proba(many, batch_size=4)
     assert torch.allclose(ff, sf, atol=1e-4) and torch.allclose(fa, sa, atol=1e-4)
-    assert [p.frame for p in fast.predict(many)] == [p.frame for p in slow.predict(many)]
     # ONNX inference never loads the torch weights (memory, load time) -- but saving still can
     assert fast._model is None
-    again = FramingClassifier.load(fast.save(tmp_path / "resaved"))
-    assert again.backend == "onnx" and torch.allclose(again.predict_proba(many)[0], ff, atol=1e-5)
+    again = FramingClassifier.load(fast.save(tmp_path / "resaved"), backend="onnx")
+    assert torch.allclose(again.predict_proba(many)[0], ff, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_guarded_int8_keeps_confident_int8_rows_and_recomputes_close_calls_in_fp32(trained_model):
+    from model.onnx_backend import GUARD_MARGIN, top2_margin
+
+    export, _tag = trained_model
+    guarded = FramingClassifier.load(export)  # 'auto' = the guarded int8 path when both graphs are there
+    assert guarded.backend == "onnx-int8-guarded"
+    int8 = FramingClassifier.load(export, backend="onnx-int8")
+    fp32 = FramingClassifier.load(export, backend="onnx")
+    many = SENTENCES * 3 + ["Azerbaijan restored its sovereignty.", "Genocide", "Aid trucks entered via Lachin."]
+    gf, ga = guarded.predict_proba(many)
+    qf, qa = int8.predict_proba(many)
+    pf, pa = fp32.predict_proba(many)
+    close = (top2_margin(qf) < GUARD_MARGIN) | (top2_margin(qa) < GUARD_MARGIN)
+    assert torch.allclose(gf[close], pf[close], atol=1e-6) and torch.allclose(ga[close], pa[close], atol=1e-6)
+    assert torch.equal(gf[~close], qf[~close]) and torch.equal(ga[~close], qa[~close])
+    assert (gf.argmax(1) == pf.argmax(1)).float().mean() >= 0.99
 
 
 @pytest.mark.slow
@@ -141,15 +158,19 @@ def test_backend_is_chosen_by_environment_and_int8_gives_distributions(trained_m
 
 
 @pytest.mark.slow
-def test_model_without_a_graph_falls_back_to_torch_but_refuses_an_explicit_onnx(trained_model, tmp_path):
+def test_model_without_graphs_falls_back_to_torch_but_refuses_an_explicit_onnx(trained_model, tmp_path):
     import shutil
 
-    from model.onnx_backend import ONNX_FILE
+    from model.onnx_backend import INT8_FILE, ONNX_FILE
 
     copy = shutil.copytree(trained_model[0], tmp_path / "old-model")
+    (copy / INT8_FILE).unlink()
+    assert FramingClassifier.load(copy).backend == "onnx"  # fp32 graph only
+    with pytest.raises(ModelLoadError, match=r"model\.int8\.onnx.*lacks.*framing train.*'torch'"):
+        FramingClassifier.load(copy, backend="onnx-int8-guarded")
     (copy / ONNX_FILE).unlink()
     assert FramingClassifier.load(copy).backend == "torch"
-    with pytest.raises(ModelLoadError, match=r"lacks.*framing train.*'torch'"):
+    with pytest.raises(ModelLoadError, match=r"model\.onnx.*lacks"):
         FramingClassifier.load(copy, backend="onnx")
 
 
