@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcard seeds/articles/*.txt) $(wildcard seeds/synthetic/*.jsonl)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv browser data evaluate train learning-curve report run serve bench bench-batch test test-fast lint format all clean
+.PHONY: venv browser data evaluate train learning-curve report run serve bench bench-batch bench-inference test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ serve: run
 ## bench: load benchmark of the real service against an in-process transformers pipeline
 bench: venv
 	$(BIN)/python -m serving.benchmark --out reports/bench/service.json
+
+## bench-inference: CPU inference paths (pipeline, torch, ONNX fp32/int8/guarded): speed, latency, RSS, agreement, LOSO
+bench-inference: venv
+	$(BIN)/python -m serving.inference_benchmark --out reports/bench/inference.json
 
 ## bench-batch: framing score throughput vs a naive per-article transformers.pipeline loop (2,000 articles)
 bench-batch: venv

@@ -42,9 +42,13 @@ CONFIG_FILE = "training_config.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 INFO_FILE = "model_info.json"
-# Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``): 'auto' takes the guarded
-# int8 ONNX Runtime path (model.onnx_backend) when the saved model has its graphs and
-# onnxruntime is installed, else torch.
+# Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``; see model.onnx_backend):
+# 'auto' takes ONNX Runtime fp32 when the saved model has its graph and onnxruntime is
+# installed, else torch. The int8 paths are faster but opt-in: their probabilities depend
+# a little on which other sentences share the batch.
+# Sentences per forward pass. Measured (make bench-inference): on 2 CPU cores 8-16 beats 32+,
+# because length buckets of few sentences carry almost no padding.
+DEFAULT_BATCH_SIZE = 16
 BACKENDS = ("auto", "onnx", "onnx-int8-guarded", "onnx-int8", "torch")
 
 
@@ -203,7 +207,7 @@ class FramingClassifier:
         return ids, mask
 
     @torch.inference_mode()
-    def predict_proba(self, sentences: list[str], batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_proba(self, sentences: list[str], batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(frame probabilities, attribution probabilities), rows in input order.
 
         Input is normalised (``model.text.normalise``) exactly as training text was, so a
@@ -214,6 +218,7 @@ class FramingClassifier:
         from model.text import normalise
 
         sentences = [normalise(s) for s in sentences]
+        batch_size = batch_size or DEFAULT_BATCH_SIZE
         n = len(sentences)
         frame_p = torch.zeros(n, len(self.schema.frame_names))
         attr_p = torch.zeros(n, len(self.schema.attribution_names))
@@ -248,7 +253,7 @@ class FramingClassifier:
                 frame_p[idx] = f_logits.softmax(-1).float()
                 attr_p[idx] = a_logits.softmax(-1).float()
 
-    def predict(self, sentences: list[str], batch_size: int = 32) -> list[Prediction]:
+    def predict(self, sentences: list[str], batch_size: int | None = None) -> list[Prediction]:
         return self.to_predictions(*self.predict_proba(sentences, batch_size))
 
     def to_predictions(self, frame_p: torch.Tensor, attr_p: torch.Tensor) -> list[Prediction]:
@@ -306,7 +311,7 @@ class FramingClassifier:
         graph, int8 = Path(directory) / ONNX_FILE, Path(directory) / INT8_FILE
         if backend == "auto":
             ready = onnxruntime_available() and graph.is_file()
-            backend = ("onnx-int8-guarded" if int8.is_file() else "onnx") if ready else "torch"
+            backend = "onnx" if ready else "torch"
         self.guard = None
         if backend == "torch":
             self.runner, self.backend = None, "torch"

@@ -168,7 +168,7 @@ class ScoreOptions:
     engine: str = "local"
     ray_address: str | None = None
     replicas: int | None = None
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the model's default (model.classifier.DEFAULT_BATCH_SIZE)
     chunk_size: int = 64
     strict: bool = False
     restart: bool = False
@@ -925,7 +925,7 @@ def load_classifier(model_dir: Path) -> Any:
         raise RunError(str(exc)) from None
 
 
-def local_predict(clf: Any, batch_size: int) -> Predict:
+def local_predict(clf: Any, batch_size: int | None) -> Predict:
     def predict(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         frame_p, attr_p = clf.predict_proba(texts, batch_size=batch_size)
         return frame_p.numpy(), attr_p.numpy()
@@ -1038,7 +1038,7 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
         raise UsageError("--url sends batches to a running service; it cannot be combined with --engine ray")
     if options.url and options.model:
         raise UsageError("--url uses the service's model; drop --model (or drop --url to load the model here)")
-    if options.batch_size < 1 or options.chunk_size < 1:
+    if (options.batch_size is not None and options.batch_size < 1) or options.chunk_size < 1:
         raise UsageError("--batch-size and --chunk-size must be at least 1")
     if options.replicas is not None and options.replicas < 1:
         raise UsageError("--replicas must be at least 1")
@@ -1127,7 +1127,7 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
 
                     def predict_remote(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
                         try:
-                            return remote.predict_proba(texts, per_request=max(options.batch_size, 64))
+                            return remote.predict_proba(texts, per_request=max(options.batch_size or 0, 64))
                         except RemoteError as exc:
                             raise RunError(str(exc)) from None
 

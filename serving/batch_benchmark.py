@@ -84,7 +84,9 @@ def main(
     model: Annotated[
         Path | None, typer.Option(help="Exported model folder (default: framing-classifier:latest in the store).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per model batch in the batch engine.")] = 32,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Sentences per model batch [default: the model's, 16].")
+    ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Articles per checkpoint chunk.")] = 64,
     seed: Annotated[int, typer.Option(help="RNG seed of the synthetic corpus.")] = 0,
     baseline: Annotated[bool, typer.Option(help="Also run the naive pipeline loop.")] = True,
@@ -130,7 +132,7 @@ def main(
     n_sent = result.manifest["counts"]["sentences"]
     rows: list[dict[str, Any]] = [
         {
-            "name": f"framing score (local engine, batch {batch_size}, chunks of {chunk_size})",
+            "name": f"framing score (local engine, batch {batch_size or 'default'}, chunks of {chunk_size})",
             "articles": len(corpus),
             "sentences": n_sent,
             "seconds": round(timings["score"], 2),

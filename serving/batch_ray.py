@@ -30,7 +30,7 @@ from serving.batch import ArticleRecord, ChunkResult, RunError, ScoreOptions, Sc
 class ChunkScorer:
     """A Ray actor: one model replica; ``__call__`` scores one chunk per row of the batch."""
 
-    def __init__(self, model_dir: str, batch_size: int, threads: int):
+    def __init__(self, model_dir: str, batch_size: int | None, threads: int):
         import torch
 
         from serving.batch import load_classifier, local_predict

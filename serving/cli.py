@@ -342,7 +342,9 @@ def score(
     engine: str = typer.Option("local", help="'local' (this process) or 'ray' (Ray Data actor pool)."),
     ray_address: str | None = typer.Option(None, help="Existing Ray cluster (default: start Ray locally)."),
     replicas: int | None = typer.Option(None, help="Model replicas for --engine ray (default: CPUs / 2)."),
-    batch_size: int = typer.Option(32, help="Sentences per model batch (length-bucketed)."),
+    batch_size: int | None = typer.Option(
+        None, help="Sentences per model batch (length-bucketed) [default: the model's, 16]."
+    ),
     chunk_size: int = typer.Option(64, help="Articles per checkpoint chunk."),
     strict: bool = typer.Option(False, help="Stop at the first rejected record, writing nothing."),
     restart: bool = typer.Option(False, help="Discard any checkpoint or outputs in OUT and start over."),

@@ -58,7 +58,7 @@ LOSO_BAR = 0.01
 
 
 # ------------------------------------------------------------------ the workers
-def _worker(conn: Any, model_dir: str, kind: str, setting: Any, batch_size: int, max_length: int) -> None:
+def _worker(conn: Any, model_dir: str, kind: str, setting: Any, batch_size: int | None, max_length: int) -> None:
     """Load one contender, then answer commands: ('round', calls) -> latencies; ('labels', calls) -> argmax."""
     import torch
 
@@ -96,13 +96,21 @@ def _worker(conn: Any, model_dir: str, kind: str, setting: Any, batch_size: int,
                 latencies.append(time.perf_counter() - c0)
             conn.send({"latencies": latencies})
         elif command == "labels":
-            fp, ap = zip(*(run(batch) for batch in calls), strict=True)
-            conn.send({"frame": torch.cat(fp).argmax(1).numpy(), "attribution": torch.cat(ap).argmax(1).numpy()})
+            fp, ap = (torch.cat(x) for x in zip(*(run(batch) for batch in calls), strict=True))
+            # the same sentences in one call: do a sentence's probabilities depend on its batch-mates?
+            whole, _ = run([s for batch in calls for s in batch])
+            conn.send(
+                {
+                    "frame": fp.argmax(1).numpy(),
+                    "attribution": ap.argmax(1).numpy(),
+                    "batch_dependence": float((whole - fp).abs().max()),
+                }
+            )
     conn.send({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
 
 
 class Worker:
-    def __init__(self, ctx: Any, name: str, model_dir: Path, batch_size: int, max_length: int):
+    def __init__(self, ctx: Any, name: str, model_dir: Path, batch_size: int | None, max_length: int):
         kind, setting = CONTENDERS[name]
         self.name, self.kind = name, kind
         self.conn, child = ctx.Pipe()
@@ -179,7 +187,9 @@ def main(
     out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("reports/bench/inference.json"),
     model: Annotated[Path | None, typer.Option(help="Saved model folder (default: framing-classifier:latest).")] = None,
     call_size: Annotated[int, typer.Option(min=1, help="Sentences per call (a scoring chunk).")] = 256,
-    batch_size: Annotated[int, typer.Option(min=1, help="Our model's forward batch (length-bucketed).")] = 32,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Our model's forward batch [default: the model's, 16].")
+    ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Timed rounds per contender (taking turns).")] = 3,
     loso: Annotated[bool, typer.Option(help="Also train LOSO fold models and compare backends' macro-F1.")] = True,
 ) -> None:
@@ -237,10 +247,20 @@ def main(
             for head in ("frame", "attribution"):
                 row[f"{head}_agreement_seed"] = round(float((mine[head][:seed_n] == ref[head][:seed_n]).mean()), 4)
                 row[f"{head}_agreement_all"] = round(float((mine[head] == ref[head]).mean()), 4)
+            row["max_prob_change_with_batch_mates"] = round(mine["batch_dependence"], 6)
         rows.append(row)
 
     table = Table(title=f"CPU inference, {len(sentences)} sentences, calls of {call_size}", title_justify="left")
-    cols = ["sent/s", "x baseline", "p50 ms", "p99 ms", "peak RSS MB", "load s", "frame agree (seed/all)"]
+    cols = [
+        "sent/s",
+        "x baseline",
+        "p50 ms",
+        "p99 ms",
+        "peak RSS MB",
+        "load s",
+        "frame agree (seed/all)",
+        "batch-mate drift",
+    ]
     table.add_column("path")
     for c in cols:
         table.add_column(c, justify="right")
@@ -259,6 +279,7 @@ def main(
             f"{row['peak_rss_mb']:.0f}",
             f"{row['load_s']:.1f}",
             agree,
+            f"{row['max_prob_change_with_batch_mates']:.0e}" if "frame_agreement_seed" in row else "",
         )
     console.print(table)
     result: dict[str, Any] = {

@@ -65,7 +65,7 @@ def profile_sources(
 
 
 def score_articles(
-    clf: FramingClassifier, articles: Sequence[dict[str, Any]], *, batch_size: int = 32, n_boot: int = N_BOOT
+    clf: FramingClassifier, articles: Sequence[dict[str, Any]], *, batch_size: int | None = None, n_boot: int = N_BOOT
 ) -> dict[str, Any]:
     """``articles``: dicts with ``source`` and ``text`` (plus optional title, url, published)."""
     units, summaries, warnings = segment_articles(articles)

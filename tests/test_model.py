@@ -110,8 +110,9 @@ def test_saved_model_carries_verified_onnx_graphs_that_give_torchs_answers(train
     assert (export / ONNX_FILE).is_file() and (export / INT8_FILE).is_file()
     info = json.loads((export / INFO_FILE).read_text())["onnx"]
     assert info["exported"] is True and info["max_abs_diff_vs_torch"] < 1e-4
-    fast = FramingClassifier.load(export, backend="onnx")
+    fast = FramingClassifier.load(export)  # 'auto' takes ONNX Runtime fp32 when the graph is there
     slow = FramingClassifier.load(export, backend="torch")
+    assert (fast.backend, slow.backend) == ("onnx", "torch")
     many = SENTENCES * 7 + ["A much longer sentence " * 12]
     ff, fa = fast.predict_proba(many, batch_size=4)
     sf, sa = slow.predict_proba(many, batch_size=4)
@@ -127,8 +128,7 @@ def test_guarded_int8_keeps_confident_int8_rows_and_recomputes_close_calls_in_fp
     from model.onnx_backend import GUARD_MARGIN, top2_margin
 
     export, _tag = trained_model
-    guarded = FramingClassifier.load(export)  # 'auto' = the guarded int8 path when both graphs are there
-    assert guarded.backend == "onnx-int8-guarded"
+    guarded = FramingClassifier.load(export, backend="onnx-int8-guarded")
     int8 = FramingClassifier.load(export, backend="onnx-int8")
     fp32 = FramingClassifier.load(export, backend="onnx")
     many = SENTENCES * 3 + ["Azerbaijan restored its sovereignty.", "Genocide", "Aid trucks entered via Lachin."]
@@ -165,7 +165,7 @@ def test_model_without_graphs_falls_back_to_torch_but_refuses_an_explicit_onnx(t
 
     copy = shutil.copytree(trained_model[0], tmp_path / "old-model")
     (copy / INT8_FILE).unlink()
-    assert FramingClassifier.load(copy).backend == "onnx"  # fp32 graph only
+    assert FramingClassifier.load(copy).backend == "onnx"  # the fp32 graph is enough for the default
     with pytest.raises(ModelLoadError, match=r"model\.int8\.onnx.*lacks.*framing train.*'torch'"):
         FramingClassifier.load(copy, backend="onnx-int8-guarded")
     (copy / ONNX_FILE).unlink()
