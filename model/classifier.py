@@ -45,11 +45,11 @@ INFO_FILE = "model_info.json"
 # Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``; see model.onnx_backend):
 # 'auto' takes ONNX Runtime fp32 when the saved model has its graph and onnxruntime is
 # installed, else torch. The int8 paths are faster but opt-in: their probabilities depend
-# a little on which other sentences share the batch.
+# on which other sentences share the batch.
+BACKENDS = ("auto", "onnx", "onnx-int8-guarded", "onnx-int8", "torch")
 # Sentences per forward pass. Measured (make bench-inference): on 2 CPU cores 8-16 beats 32+,
 # because length buckets of few sentences carry almost no padding.
 DEFAULT_BATCH_SIZE = 16
-BACKENDS = ("auto", "onnx", "onnx-int8-guarded", "onnx-int8", "torch")
 
 
 class ModelLoadError(RuntimeError):
