@@ -17,7 +17,6 @@ Two checks are recorded:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,19 +31,16 @@ class AgreementError(ValueError):
 
 
 def _read(path: Path, key: str) -> dict[str, dict[str, Any]]:
-    if not path.is_file():
-        raise AgreementError(f"{path}: file not found; expected one JSON object per line with {key!r} and labels")
+    from training.annotations import AnnotationError, read_jsonl
+
     out: dict[str, dict[str, Any]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AgreementError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or key not in record:
-            raise AgreementError(f"{path}:{lineno}: expected a JSON object with a {key!r} field")
-        out[str(record[key])] = record
+    try:
+        for lineno, record in read_jsonl(path):
+            if key not in record:
+                raise AgreementError(f"{path}:{lineno}: expected a JSON object with a {key!r} field")
+            out[str(record[key])] = record
+    except AnnotationError as exc:
+        raise AgreementError(f"{exc}; expected one JSON object per line with {key!r} and labels") from None
     return out
 
 

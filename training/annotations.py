@@ -46,7 +46,8 @@ class Example:
     note: str = ""
 
 
-def _read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank line; ``AnnotationError`` names file and line of any bad one."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -109,7 +110,7 @@ def load_seed_annotations(path: Path, articles_dir: Path, schema: Schema) -> lis
     examples: list[Example] = []
     seen: dict[str, int] = {}
     articles: dict[str, str] = {}
-    for lineno, rec in _read_jsonl(path):
+    for lineno, rec in read_jsonl(path):
         where = f"{path}:{lineno}"
         _check_fields(where, rec, SEED_FIELDS, SEED_OPTIONAL)
         _check_labels(where, rec, schema)
@@ -164,7 +165,7 @@ def load_synthetic(paths: Iterable[Path], schema: Schema) -> list[Example]:
     examples: list[Example] = []
     seen: dict[str, str] = {}
     for path in paths:
-        for lineno, rec in _read_jsonl(path):
+        for lineno, rec in read_jsonl(path):
             where = f"{path}:{lineno}"
             _check_fields(where, rec, SYNTHETIC_FIELDS, SYNTHETIC_OPTIONAL)
             _check_labels(where, rec, schema)
