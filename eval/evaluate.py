@@ -137,7 +137,7 @@ def minilm_baseline(embed: FrozenEmbeddings) -> Callable[..., tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------ fine-tuned
-def _macro_f1(gold: Sequence[str], proba: np.ndarray, names: Sequence[str]) -> float:
+def macro_f1_of(gold: Sequence[str], proba: np.ndarray, names: Sequence[str]) -> float:
     from sklearn.metrics import f1_score
 
     return float(
@@ -168,8 +168,8 @@ def finetune_nested(
     def on_epoch_end(epoch: int, clf) -> None:
         vf, va = clf.predict_proba([e.clean for e in inner_val])
         score = (
-            _macro_f1([e.frame for e in inner_val], vf.numpy(), schema.frame_names)
-            + _macro_f1([e.attribution for e in inner_val], va.numpy(), schema.attribution_names)
+            macro_f1_of([e.frame for e in inner_val], vf.numpy(), schema.frame_names)
+            + macro_f1_of([e.attribution for e in inner_val], va.numpy(), schema.attribution_names)
         ) / 2
         tf, ta = clf.predict_proba([e.clean for e in test])
         snapshots.append((score, tf.numpy(), ta.numpy()))
@@ -244,9 +244,9 @@ def cross_validate(
                 oof_f[test_idx], oof_a[test_idx] = pf, pa
                 per_fold[fold] = {
                     "n_test": len(test_idx),
-                    "frame_macro_f1": round(_macro_f1([gold_frame[i] for i in test_idx], pf, schema.frame_names), 4),
+                    "frame_macro_f1": round(macro_f1_of([gold_frame[i] for i in test_idx], pf, schema.frame_names), 4),
                     "attribution_macro_f1": round(
-                        _macro_f1([gold_attr[i] for i in test_idx], pa, schema.attribution_names), 4
+                        macro_f1_of([gold_attr[i] for i in test_idx], pa, schema.attribution_names), 4
                     ),
                     "selected_epochs": epochs,
                 }

@@ -29,9 +29,9 @@ import numpy as np
 
 from eval.evaluate import (
     FrozenEmbeddings,
-    _macro_f1,
     finetune_nested,
     git_commit,
+    macro_f1_of,
     majority_baseline,
     minilm_baseline,
     tfidf_baseline,
@@ -157,10 +157,10 @@ def learning_curve(
                         per_fold[fold] = {
                             "n_train_seed": len(chosen),
                             "frame_macro_f1": round(
-                                _macro_f1([gold_f[i] for i in test_idx], pf, schema.frame_names), 4
+                                macro_f1_of([gold_f[i] for i in test_idx], pf, schema.frame_names), 4
                             ),
                             "attribution_macro_f1": round(
-                                _macro_f1([gold_a[i] for i in test_idx], pa, schema.attribution_names), 4
+                                macro_f1_of([gold_a[i] for i in test_idx], pa, schema.attribution_names), 4
                             ),
                         }
                     point = {
@@ -170,8 +170,8 @@ def learning_curve(
                         "repeat": rep,
                         "n_train_seed_mean": round(float(np.mean(list(sizes.values()))), 1),
                         "n_synthetic": len(extra),
-                        "frame_macro_f1": round(_macro_f1(gold_f, oof_f, schema.frame_names), 4),
-                        "attribution_macro_f1": round(_macro_f1(gold_a, oof_a, schema.attribution_names), 4),
+                        "frame_macro_f1": round(macro_f1_of(gold_f, oof_f, schema.frame_names), 4),
+                        "attribution_macro_f1": round(macro_f1_of(gold_a, oof_a, schema.attribution_names), 4),
                         "per_fold": per_fold,
                     }
                     points.append(point)

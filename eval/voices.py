@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.evaluate import FrozenEmbeddings, _macro_f1, majority_baseline, minilm_baseline, tfidf_baseline
+from eval.evaluate import FrozenEmbeddings, macro_f1_of, majority_baseline, minilm_baseline, tfidf_baseline
 from eval.metrics import classification_metrics
 from training.annotations import Example
 from training.config import TrainingConfig
@@ -82,11 +82,11 @@ def leave_one_voice_out(
                 gold_f, gold_a = [e.frame for e in test], [e.attribution for e in test]
                 per_voice[voice] = {
                     "n": len(test),
-                    "frame_macro_f1": round(_macro_f1(gold_f, pf, schema.frame_names), 4),
+                    "frame_macro_f1": round(macro_f1_of(gold_f, pf, schema.frame_names), 4),
                     "frame_accuracy": round(
                         float(np.mean(np.array(gold_f) == np.array(schema.frame_names)[pf.argmax(1)])), 4
                     ),
-                    "attribution_macro_f1": round(_macro_f1(gold_a, pa, schema.attribution_names), 4),
+                    "attribution_macro_f1": round(macro_f1_of(gold_a, pa, schema.attribution_names), 4),
                 }
                 log(
                     f"  {voice}: frame macro-F1 {per_voice[voice]['frame_macro_f1']:.3f}, attribution macro-F1 "

@@ -139,7 +139,7 @@ def loso_backends(epochs: int, log: Any) -> dict[str, Any]:
     Why fixed epochs and no nested selection: this measures what the backend loses on a
     given model, not the model's quality (that is ``framing evaluate``'s job).
     """
-    from eval.evaluate import _macro_f1
+    from eval.evaluate import macro_f1_of
     from model.classifier import FramingClassifier
     from training.config import TrainingConfig
     from training.dataset import load_corpus
@@ -166,8 +166,8 @@ def loso_backends(epochs: int, log: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"epochs": epochs, "folds": list(corpus.plan.fold_sources), "backends": {}}
     for b in backends:
         out["backends"][b] = {
-            "frame_macro_f1": round(_macro_f1(gold_f, oof[b][0], schema.frame_names), 4),
-            "attribution_macro_f1": round(_macro_f1(gold_a, oof[b][1], schema.attribution_names), 4),
+            "frame_macro_f1": round(macro_f1_of(gold_f, oof[b][0], schema.frame_names), 4),
+            "attribution_macro_f1": round(macro_f1_of(gold_a, oof[b][1], schema.attribution_names), 4),
         }
     ref = out["backends"]["torch"]
     for b in backends:
