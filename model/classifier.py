@@ -304,8 +304,12 @@ class FramingClassifier:
             logging.getLogger(__name__).warning("%s; the model is saved for the torch backend only", exc)
             return {"exported": False, "reason": str(exc)}
 
-    def use_backend(self, backend: str, directory: Path) -> None:
-        """Switch inference to ``backend`` (one of ``BACKENDS``) using the graph saved in ``directory``."""
+    def use_backend(self, backend: str, directory: Path, threads: int | None = None) -> None:
+        """Switch inference to ``backend`` (one of ``BACKENDS``) using the graphs saved in ``directory``.
+
+        ``threads``: ONNX Runtime intra-op threads (default ``onnx_backend.default_threads``);
+        callers running several replicas on one machine give each its share of the cores.
+        """
         if backend not in BACKENDS:
             raise ModelLoadError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)} (FRAMING_BACKEND)")
         graph, int8 = Path(directory) / ONNX_FILE, Path(directory) / INT8_FILE
@@ -325,12 +329,12 @@ class FramingClassifier:
                 f"backend {backend!r} needs {lacking} in {directory}, which this model folder lacks (it was saved "
                 "without an ONNX export); re-save it with 'framing train', or use backend 'torch'"
             )
-        self.guard = OnnxRunner(graph) if backend == "onnx-int8-guarded" else None
-        self.runner, self.backend = OnnxRunner(graph if backend == "onnx" else int8), backend
+        self.guard = OnnxRunner(graph, threads) if backend == "onnx-int8-guarded" else None
+        self.runner, self.backend = OnnxRunner(graph if backend == "onnx" else int8, threads), backend
 
     @classmethod
-    def load(cls, directory: Path | str, backend: str | None = None) -> FramingClassifier:
-        """A saved model, predicting with ``backend`` (default: ``FRAMING_BACKEND`` or 'auto')."""
+    def load(cls, directory: Path | str, backend: str | None = None, threads: int | None = None) -> FramingClassifier:
+        """A saved model, predicting with ``backend`` (default: ``FRAMING_BACKEND`` or 'auto'); see ``use_backend``."""
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -369,7 +373,7 @@ class FramingClassifier:
             info=read(INFO_FILE),
             model_loader=build,
         )
-        clf.use_backend(backend or os.environ.get("FRAMING_BACKEND", "auto"), directory)
+        clf.use_backend(backend or os.environ.get("FRAMING_BACKEND", "auto"), directory, threads)
         if clf.runner is None:
             clf.model  # noqa: B018 - torch backend: load the weights now, not on the first request
         return clf

@@ -916,11 +916,11 @@ def resolve_model(model: Path | None) -> Scorer:
     return Scorer(schema, tag, checksum, model_dir=model_dir)
 
 
-def load_classifier(model_dir: Path) -> Any:
+def load_classifier(model_dir: Path, threads: int | None = None) -> Any:
     from model.classifier import FramingClassifier, ModelLoadError
 
     try:
-        return FramingClassifier.load(model_dir)
+        return FramingClassifier.load(model_dir, threads=threads)
     except ModelLoadError as exc:
         raise RunError(str(exc)) from None
 

@@ -35,8 +35,8 @@ class ChunkScorer:
 
         from serving.batch import load_classifier, local_predict
 
-        torch.set_num_threads(max(1, threads))
-        self.clf = load_classifier(Path(model_dir))
+        torch.set_num_threads(max(1, threads))  # the torch backend; ONNX Runtime gets its share below
+        self.clf = load_classifier(Path(model_dir), threads=max(1, threads))
         self.predict = local_predict(self.clf, batch_size)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:

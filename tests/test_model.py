@@ -152,6 +152,9 @@ def test_backend_is_chosen_by_environment_and_int8_gives_distributions(trained_m
     f, a = q.predict_proba(SENTENCES)
     assert torch.allclose(f.sum(1), torch.ones(len(SENTENCES)), atol=1e-4)
     assert torch.allclose(a.sum(1), torch.ones(len(SENTENCES)), atol=1e-4)
+    # a replica given its share of the cores (the Ray engine) runs ONNX Runtime on exactly that many threads
+    one = FramingClassifier.load(export, backend="onnx", threads=1)
+    assert one.runner.session.get_session_options().intra_op_num_threads == 1
     monkeypatch.setenv("FRAMING_BACKEND", "tensorrt")
     with pytest.raises(ModelLoadError, match=r"unknown backend 'tensorrt'.*onnx"):
         FramingClassifier.load(export)
