@@ -643,17 +643,16 @@ def chunks(records: Iterable[ArticleRecord | Reject], size: int) -> Iterator[tup
 Predict = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 
+ARTICLE_KEYS = ("article_id", "source", "title", "published", "url")  # first columns of both tables (all strings)
+
+
 def sentence_schema(schema: Schema) -> Any:
     """The Arrow schema of sentences.parquet (the column contract other tools rely on)."""
     import pyarrow as pa
 
     return pa.schema(
         [
-            ("article_id", pa.string()),
-            ("source", pa.string()),
-            ("title", pa.string()),
-            ("published", pa.string()),
-            ("url", pa.string()),
+            *[(k, pa.string()) for k in ARTICLE_KEYS],
             ("sentence_index", pa.int32()),
             ("start", pa.int64()),
             ("end", pa.int64()),
@@ -671,11 +670,7 @@ def article_schema(schema: Schema) -> Any:
 
     return pa.schema(
         [
-            ("article_id", pa.string()),
-            ("source", pa.string()),
-            ("title", pa.string()),
-            ("published", pa.string()),
-            ("url", pa.string()),
+            *[(k, pa.string()) for k in ARTICLE_KEYS],
             ("file", pa.string()),
             ("record", pa.string()),
             ("n_sentences", pa.int32()),

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
-import platform
 import resource
 import sys
 import tempfile
@@ -197,11 +195,12 @@ def main(
     import bentoml
 
     from model.onnx_backend import ONNX_FILE, default_threads
+    from serving.benchmark import MODEL_TAG, _machine
     from training.dataset import load_corpus
 
     if model is None:
         try:
-            model = Path(bentoml.models.get("framing-classifier:latest").path)
+            model = Path(bentoml.models.get(MODEL_TAG).path)
         except bentoml.exceptions.NotFound:
             err.print("[red]error:[/] no framing-classifier in the BentoML store; run 'make train' or pass --model")
             raise typer.Exit(2) from None
@@ -213,6 +212,7 @@ def main(
     sentences = [e.clean for e in corpus.seeds] + [e.clean for e in corpus.synthetic]
     calls = [sentences[i : i + call_size] for i in range(0, len(sentences), call_size)]
     max_length = int(json.loads((model / "training_config.json").read_text()).get("max_length", 128))
+    machine = {**_machine(), "onnx_threads": default_threads()}  # before the load: its load average is "at start"
     ctx = mp.get_context("spawn")
     err.print(f"model {model}; {len(sentences)} sentences in {len(calls)} calls of {call_size}; {rounds} rounds")
     workers = []
@@ -286,12 +286,7 @@ def main(
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": [sys.executable, "-m", "serving.inference_benchmark", *sys.argv[1:]],
         "model": str(model),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "threads": default_threads(),
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine,
         "settings": {"sentences": len(sentences), "call_size": call_size, "batch_size": batch_size, "rounds": rounds},
         "baseline": BASELINE,
         "targets": {"speedup": 3.0, "frame_agreement_seed": AGREEMENT_BAR, "loso_macro_f1_loss": LOSO_BAR},
