@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcard seeds/articles/*.txt) $(wildcard seeds/synthetic/*.jsonl)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv browser data evaluate train learning-curve report run serve bench bench-batch bench-inference test test-fast lint format all clean
+.PHONY: venv browser data evaluate voices train learning-curve report run serve bench bench-batch bench-inference test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ $(METRICS): $(SEEDS) | venv
 	$(BIN)/framing evaluate --out reports/eval
 evaluate: $(METRICS)
 
+## voices: leave-one-voice-out on the synthetic voices, epochs from the source CV (~35 min on 2 cores)
+VOICES := reports/eval/voices.json
+$(VOICES): $(METRICS) | venv
+	$(BIN)/framing evaluate --protocol voice --out reports/eval
+voices: $(VOICES)
+
 ## train: train on all data (epochs from the CV run) and register framing-classifier in the BentoML store
 train: venv
 	$(BIN)/framing train --cv-metrics $(METRICS)
@@ -49,7 +55,7 @@ $(CURVE): $(SEEDS) eval/learning_curve.py | venv
 learning-curve: $(CURVE)
 
 ## report: self-contained HTML + Markdown report -> reports/html/ (make report SCORES=DIR adds a 'framing score' folder)
-REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard reports/eval/voices.json) $(wildcard seeds/agreement/*.jsonl) \
+REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard $(VOICES)) $(wildcard seeds/agreement/*.jsonl) \
                  eval/report.py eval/agreement.py eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
 reports/html/index.html: $(REPORT_INPUTS) | venv
 	$(BIN)/framing report --out reports/html $(if $(SCORES),--scores $(SCORES))
@@ -86,7 +92,7 @@ lint: venv
 format: venv
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-all: data evaluate train
+all: data evaluate voices train
 
 clean:
 	rm -rf reports .bentoml .pytest_cache

@@ -12,7 +12,9 @@ Two checks are recorded:
 * **synthetic**: an independent pass over a sample of the synthetic set
   (``synthetic_second_pass.jsonl``) against the *original* synthetic labels. The synthetic
   files now hold the adjudicated labels, so for adjudicated sentences the original is the
-  ``first_pass`` in ``synthetic_adjudication.jsonl``.
+  ``first_pass`` in ``synthetic_adjudication.jsonl``. Kappa is given overall and per batch
+  (the synthetic file-name prefix: ``multivoice_*``, ``multivoice2_*``, ...), since each
+  batch had its own writers.
 """
 
 from __future__ import annotations
@@ -96,18 +98,33 @@ def synthetic_agreement(paths: SeedPaths | None = None) -> dict[str, Any] | None
     if not (root / "synthetic_second_pass.jsonl").is_file():
         return None
     current: dict[str, dict[str, Any]] = {}
+    batch_of: dict[str, str] = {}
     for path in paths.synthetic:
-        current.update(_read(path, "id"))
+        records = _read(path, "id")
+        current.update(records)
+        batch_of.update(dict.fromkeys(records, path.stem.split("_")[0]))
     adjudicated = (
         _read(root / "synthetic_adjudication.jsonl", "id") if (root / "synthetic_adjudication.jsonl").is_file() else {}
     )
     original = {k: (adjudicated[k]["first_pass"] if k in adjudicated else v) for k, v in current.items()}
-    return _compare(
+    second = _read(root / "synthetic_second_pass.jsonl", "id")
+    result = _compare(
         original,
-        _read(root / "synthetic_second_pass.jsonl", "id"),
+        second,
         "synthetic agreement",
         "independent second pass over a random sample of the synthetic set vs the original labels",
     )
+    # each batch (file-name prefix: multivoice, multivoice2, ...) had its own writers and its own check
+    result["batches"] = {
+        batch: _compare(
+            original,
+            {k: v for k, v in second.items() if batch_of.get(k) == batch},
+            f"synthetic agreement, batch {batch}",
+            f"files synthetic/{batch}_*.jsonl",
+        )
+        for batch in sorted({batch_of[k] for k in second if k in batch_of})
+    }
+    return result
 
 
 def agreement_summary(paths: SeedPaths | None = None) -> dict[str, Any]:

@@ -39,6 +39,18 @@ def _corpus(seeds: Path | None, with_synthetic: bool = True):
         _fail(str(exc))
 
 
+def _cv_epochs(cv_metrics: Path | None) -> int | None:
+    """The epoch count nested cross-validation chose (``recommended_epochs`` in metrics.json), if any.
+
+    Why: the final model and the leave-one-voice-out models train for a fixed number of epochs;
+    taking it from the source CV keeps that choice away from any test set.
+    """
+    if cv_metrics is None or not cv_metrics.is_file():
+        return None
+    recommended = json.loads(cv_metrics.read_text()).get("recommended_epochs")
+    return int(recommended) if recommended else None
+
+
 def _config(config_file: Path | None, **overrides):
     from training.config import ConfigError, TrainingConfig
 
@@ -116,11 +128,8 @@ def train(
 
     if no_store and export is None:
         _fail("--no-store needs --export DIR, or the trained model would be thrown away")
-    if epochs is None and cv_metrics is not None and cv_metrics.is_file():
-        recommended = json.loads(cv_metrics.read_text()).get("recommended_epochs")
-        if recommended:
-            epochs = int(recommended)
-            console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
+    if epochs is None and (epochs := _cv_epochs(cv_metrics)):
+        console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
     config = _config(
         config_file, epochs=epochs, encoder=encoder, use_synthetic=synthetic, synthetic_fraction=synthetic_fraction
     )
@@ -156,7 +165,11 @@ def evaluate(
     out: Path = typer.Option(Path("reports/eval"), help="Folder for metrics.json and summary.md."),
     seeds: Path | None = SeedsOpt,
     config_file: Path | None = typer.Option(None, "--config", help="JSON file of TrainingConfig settings."),
-    epochs: int | None = typer.Option(None, help="Maximum epochs per fold (the best is chosen by inner validation)."),
+    epochs: int | None = typer.Option(
+        None,
+        help="Maximum epochs per fold (the best is chosen by inner validation); for --protocol voice the fixed "
+        "epoch count, by default the one the source CV chose (OUT/metrics.json).",
+    ),
     models: str = typer.Option("finetuned,majority,tfidf_lr,minilm_lr", help="Comma-separated models to run."),
     variants: str = typer.Option("seed,seed+synthetic", help="Training-data variants: seed, seed+synthetic."),
     synthetic_fraction: float | None = typer.Option(None, help="Use this share of the synthetic set (0-1]."),
@@ -193,6 +206,12 @@ def evaluate(
         if protocol in ("voice", "both"):
             from eval.voices import leave_one_voice_out, voices_markdown
 
+            if epochs is None and (cv_epochs := _cv_epochs(out / "metrics.json")):
+                config = _config(config_file, epochs=cv_epochs, synthetic_fraction=synthetic_fraction)
+                console.print(
+                    f"leave-one-voice-out: {cv_epochs} epochs (chosen by nested cross-validation in "
+                    f"{out / 'metrics.json'})"
+                )
             result = leave_one_voice_out(corpus, config, models=model_list, n_boot=n_boot, log=console.print)
             out.mkdir(parents=True, exist_ok=True)
             (out / "voices.json").write_text(json.dumps(result, indent=2))

@@ -68,6 +68,17 @@ def test_evaluate_then_train_end_to_end(tmp_path):
     assert len(metrics["oof_predictions"]) == 170
     assert "| finetuned |" in (out / "summary.md").read_text()
 
+    # leave-one-voice-out beside it takes its fixed epoch count from the source CV, not from its own test voices
+    result = runner.invoke(app, ["evaluate", "--protocol", "voice", "--out", str(out), "--models", "majority"])
+    assert result.exit_code == 0, result.output
+    voices = json.loads((out / "voices.json").read_text())
+    assert voices["config"]["epochs"] == metrics["recommended_epochs"]
+    assert set(voices["voices"]) == {"AZ", "ARM", "RU", "TR", "WEST", "INTL", "FEATURE"}
+    assert set(voices["models"]) == {"majority@seed", "majority@seed+other-voices"}
+    assert sum(r["n"] for r in voices["models"]["majority@seed"]["per_voice"].values()) == sum(
+        voices["voices"].values()
+    )
+
     export = tmp_path / "model"
     # --no-store: the session's BentoML store must keep serving the `trained_model` fixture's model
     result = runner.invoke(
