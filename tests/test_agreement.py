@@ -26,6 +26,8 @@ def test_real_agreement_reproduces_readme_figures() -> None:
     assert round(first["attribution"]["kappa"], 3) == 0.817
     assert round(second["frame"]["kappa"], 3) == 0.962  # CODEBOOK.md, section 6
     assert round(second["attribution"]["kappa"], 3) == 0.960
+    third = synthetic["batches"]["multivoice3"]
+    assert third["n"] == 54 and round(third["frame"]["kappa"], 3) == 0.977 and third["attribution"]["kappa"] == 1.0
     assert synthetic["n"] == sum(b["n"] for b in synthetic["batches"].values())
 
 
