@@ -128,5 +128,7 @@ def synthetic_agreement(paths: SeedPaths | None = None) -> dict[str, Any] | None
 
 
 def agreement_summary(paths: SeedPaths | None = None) -> dict[str, Any]:
-    """Both checks, as the report shows them."""
-    return {"seed": seed_agreement(paths), "synthetic": synthetic_agreement(paths)}
+    """Every check, as the report shows them: seed, synthetic pooled, then each synthetic batch."""
+    synthetic = synthetic_agreement(paths)
+    batches = {f"synthetic {batch}": a for batch, a in (synthetic or {}).get("batches", {}).items()}
+    return {"seed": seed_agreement(paths), "synthetic": synthetic, **batches}
