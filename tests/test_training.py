@@ -22,6 +22,7 @@ from training.train import TrainingDataError, check_training_data, class_weights
         ("dropout", 1.0, "dropout"),
         ("class_weighting", "inverse", "class_weighting"),
         ("synthetic_fraction", 0.0, "synthetic_fraction"),
+        ("seed_weight", 0, "seed_weight"),
         ("max_length", 4096, "max_length"),
         ("encoder", " ", "encoder"),
     ],
@@ -116,3 +117,16 @@ def test_training_is_deterministic_under_a_seed():
     assert (runs[0] == runs[1]).all()
     other = train_classifier(examples, corpus.schema, TrainingConfig(**{**config.to_dict(), "seed": 4}))[0]
     assert not (other.predict_proba(probe)[0] == runs[0]).all()  # the seed matters
+
+
+def test_seed_weight_repeats_real_sentences_only_beside_synthetic_ones():
+    from training.dataset import load_corpus
+    from training.train import weight_seeds
+
+    corpus = load_corpus()
+    seeds, synthetic = list(corpus.seeds[:5]), list(corpus.synthetic[:7])
+    mixed = weight_seeds(seeds + synthetic, 3)
+    assert len(mixed) == 3 * 5 + 7
+    assert all(mixed.count(e) == 3 for e in seeds) and all(mixed.count(e) == 1 for e in synthetic)
+    assert weight_seeds(seeds, 3) == seeds  # seed-only training is not changed into more epochs
+    assert weight_seeds(seeds + synthetic, 1) == seeds + synthetic
