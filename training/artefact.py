@@ -61,12 +61,14 @@ def model_card(
         f"- {n_seed} annotated sentences from {len({e.source for e in corpus.seeds})} seed sources "
         f"(frame counts: {dict(frames)}).",
         f"- {n_synth} **synthetic** sentences written by the team in the voices of AZ, ARM, RU, TR, Western and",
-        "  international outlets (flagged `synthetic`, never used as evaluation data).",
+        "  international outlets and refugee features (flagged `synthetic`; never seed evaluation data, only the",
+        "  held-out voice's test set in leave-one-voice-out, `reports/eval/voices.md`).",
         f"- Data fingerprint `{corpus.fingerprint}`; per-file SHA-256 in the model metadata.",
         "",
         "## Training",
         f"- Encoder `{config.encoder}`, {config.epochs} epochs, batch {config.batch_size}, lr {config.learning_rate},",
-        f"  class weighting {config.class_weighting}, seed {config.seed}; trained in {seconds:.0f}s on CPU.",
+        f"  class weighting {config.class_weighting}, each seed sentence x{config.seed_weight} per epoch beside the",
+        f"  synthetic ones, seed {config.seed}; trained in {seconds:.0f}s on CPU.",
         "",
         "## How far to trust it",
     ]
