@@ -201,7 +201,8 @@ def test_markdown_carries_the_same_numbers(built: dict) -> None:
         )
         assert any(line.endswith(expected) for line in lines), (key, expected)
     assert "| seed | 70 | 0.889 | 91.4% | 0.972 | 98.6% |" in md
-    assert "| synthetic | 231 | 0.863 | 88.7% | 0.817 | 89.2% |" in md
+    assert "| synthetic multivoice | 231 | 0.863 | 88.7% | 0.817 | 89.2% |" in md
+    assert "| synthetic multivoice2 | 130 | 0.962 | 96.9% | 0.960 | 97.7% |" in md
     for fid in ALL_FIGURES:  # figures referenced from the Markdown exist beside it
         assert f"(figures/{fid}.png)" in md
         assert (built["out"] / "figures" / f"{fid}.png").stat().st_size > 5000
