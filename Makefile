@@ -37,7 +37,7 @@ $(METRICS): $(SEEDS) | venv
 	$(BIN)/framing evaluate --out reports/eval
 evaluate: $(METRICS)
 
-## voices: leave-one-voice-out on the synthetic voices, epochs from the source CV (~35 min on 2 cores)
+## voices: leave-one-voice-out on the synthetic voices, epochs from the source CV (~26 min on 2 cores)
 VOICES := reports/eval/voices.json
 $(VOICES): $(METRICS) | venv
 	$(BIN)/framing evaluate --protocol voice --out reports/eval
