@@ -341,6 +341,19 @@ def cross_validate(
     }
 
 
+def recommended_epochs(metrics_path: Path | None) -> int | None:
+    """The epoch count nested cross-validation chose (``recommended_epochs`` in metrics.json), if any.
+
+    Why: the final model, the leave-one-voice-out models and the backend benchmark's fold
+    models train for a fixed number of epochs; taking it from the source CV keeps that
+    choice away from any test set.
+    """
+    if metrics_path is None or not Path(metrics_path).is_file():
+        return None
+    epochs = json.loads(Path(metrics_path).read_text()).get("recommended_epochs")
+    return int(epochs) if epochs else None
+
+
 def summary_markdown(metrics: dict[str, Any]) -> str:
     """A short, human-readable table of the results (DIR/summary.md)."""
     lines = [

@@ -241,6 +241,8 @@ class FramingClassifier:
         runner: OnnxRunner | None,
     ) -> None:
         """Write the probabilities of ``rows`` into ``frame_p``/``attr_p``, in length buckets."""
+        if runner is None:
+            self.model.eval()  # predict_proba may be called mid-training (per-epoch validation)
         for bucket in length_buckets([len(token_ids[r]) for r in rows], batch_size):
             idx = [rows[b] for b in bucket]
             ids, mask = self._padded([token_ids[i] for i in idx])
@@ -248,7 +250,6 @@ class FramingClassifier:
                 f, a = runner.run(ids, mask)
                 frame_p[idx], attr_p[idx] = torch.from_numpy(f), torch.from_numpy(a)
             else:
-                self.model.eval()
                 f_logits, a_logits = self.model(torch.from_numpy(ids), torch.from_numpy(mask))
                 frame_p[idx] = f_logits.softmax(-1).float()
                 attr_p[idx] = a_logits.softmax(-1).float()

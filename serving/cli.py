@@ -39,18 +39,6 @@ def _corpus(seeds: Path | None, with_synthetic: bool = True):
         _fail(str(exc))
 
 
-def _cv_epochs(cv_metrics: Path | None) -> int | None:
-    """The epoch count nested cross-validation chose (``recommended_epochs`` in metrics.json), if any.
-
-    Why: the final model and the leave-one-voice-out models train for a fixed number of epochs;
-    taking it from the source CV keeps that choice away from any test set.
-    """
-    if cv_metrics is None or not cv_metrics.is_file():
-        return None
-    recommended = json.loads(cv_metrics.read_text()).get("recommended_epochs")
-    return int(recommended) if recommended else None
-
-
 def _config(config_file: Path | None, **overrides):
     from training.config import ConfigError, TrainingConfig
 
@@ -128,7 +116,9 @@ def train(
 
     if no_store and export is None:
         _fail("--no-store needs --export DIR, or the trained model would be thrown away")
-    if epochs is None and (epochs := _cv_epochs(cv_metrics)):
+    from eval.evaluate import recommended_epochs
+
+    if epochs is None and (epochs := recommended_epochs(cv_metrics)):
         console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
     config = _config(
         config_file, epochs=epochs, encoder=encoder, use_synthetic=synthetic, synthetic_fraction=synthetic_fraction
@@ -181,7 +171,9 @@ def evaluate(
     ),
 ) -> None:
     """Leave-one-source-out (and leave-one-voice-out) evaluation of the fine-tuned model against baselines."""
-    from eval.evaluate import BASELINES, cross_validate, write_reports
+    from dataclasses import replace
+
+    from eval.evaluate import BASELINES, cross_validate, recommended_epochs, write_reports
     from training.train import TrainingDataError
 
     model_list = [m.strip() for m in models.split(",") if m.strip()]
@@ -206,8 +198,8 @@ def evaluate(
         if protocol in ("voice", "both"):
             from eval.voices import leave_one_voice_out, voices_markdown
 
-            if epochs is None and (cv_epochs := _cv_epochs(out / "metrics.json")):
-                config = _config(config_file, epochs=cv_epochs, synthetic_fraction=synthetic_fraction)
+            if epochs is None and (cv_epochs := recommended_epochs(out / "metrics.json")):
+                config = replace(config, epochs=cv_epochs)
                 console.print(
                     f"leave-one-voice-out: {cv_epochs} epochs (chosen by nested cross-validation in "
                     f"{out / 'metrics.json'})"

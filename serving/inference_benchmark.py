@@ -293,8 +293,10 @@ def main(
         "rows": rows,
     }
     if loso:
-        epochs = json.loads(Path("reports/eval/metrics.json").read_text()).get("recommended_epochs", 3)
-        result["loso"] = loso_backends(int(epochs), lambda m: err.print(m))
+        from eval.evaluate import recommended_epochs
+
+        epochs = recommended_epochs(Path("reports/eval/metrics.json")) or 3
+        result["loso"] = loso_backends(epochs, lambda m: err.print(m))
         t = Table(title=f"Leave-one-source-out macro-F1 by backend (same fold models, {epochs} epochs)")
         for c in ("backend", "frame F1", "frame loss", "attribution F1", "attribution loss"):
             t.add_column(c, justify="left" if c == "backend" else "right")
