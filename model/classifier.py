@@ -193,8 +193,38 @@ class FramingClassifier:
         return cls(model, tokenizer, schema, max_length=max_length, config=config)
 
     # ----------------------------------------------------------------- inference
+    @property
+    def context_settings(self) -> tuple[int, int] | None:
+        """(window, max characters) when this model reads sentences with their context, else None."""
+        if not self.config.get("context"):
+            return None
+        return int(self.config.get("context_window", 1)), int(self.config.get("context_chars", 400))
+
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+
+    def encode(self, sentences: list[str], contexts: list[str] | None = None) -> list[list[int]]:
+        """Token ids of each sentence, followed by its context as a second segment when the model reads context.
+
+        The context is cut from its end when the pair is too long; the sentence never is (a
+        sentence longer than the limit alone is cut, and then reads without context).
+        """
+        if self.context_settings is None or contexts is None:
+            return self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
+        if len(contexts) != len(sentences):
+            raise ValueError(f"{len(contexts)} contexts for {len(sentences)} sentences; give one per sentence")
+        alone = self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
+        room = [i for i, ids in enumerate(alone) if len(ids) <= self.max_length - 8 and contexts[i].strip()]
+        if room:
+            pairs = self.tokenizer(
+                [sentences[i] for i in room],
+                [contexts[i] for i in room],
+                truncation="only_second",
+                max_length=self.max_length,
+            )["input_ids"]
+            for i, ids in zip(room, pairs, strict=True):
+                alone[i] = ids
+        return alone
 
     def _padded(self, token_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Right-padded (ids, mask) arrays, as ``tokenizer(padding=True)`` would give for BERT-like models."""
@@ -207,24 +237,28 @@ class FramingClassifier:
         return ids, mask
 
     @torch.inference_mode()
-    def predict_proba(self, sentences: list[str], batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_proba(
+        self, sentences: list[str], batch_size: int | None = None, contexts: list[str] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(frame probabilities, attribution probabilities), rows in input order.
 
         Input is normalised (``model.text.normalise``) exactly as training text was, so a
-        raw sentence and its cleaned form get the same scores. Sentences are tokenized once
-        (one fast batch call), grouped by token length, and each group padded only to its
-        own longest member.
+        raw sentence and its cleaned form get the same scores. ``contexts`` (one string per
+        sentence, from ``model.context``; "" for none) is read by models trained with context
+        and ignored by sentence-only ones. Sentences are tokenized once, grouped by token
+        length, and each group padded only to its own longest member.
         """
         from model.text import normalise
 
         sentences = [normalise(s) for s in sentences]
+        contexts = [normalise(c) for c in contexts] if contexts is not None else None
         batch_size = batch_size or DEFAULT_BATCH_SIZE
         n = len(sentences)
         frame_p = torch.zeros(n, len(self.schema.frame_names))
         attr_p = torch.zeros(n, len(self.schema.attribution_names))
         if n == 0:
             return frame_p, attr_p
-        token_ids = self.tokenizer(sentences, truncation=True, max_length=self.max_length)["input_ids"]
+        token_ids = self.encode(sentences, contexts)
         self._fill(list(range(n)), token_ids, batch_size, frame_p, attr_p, self.runner)
         if self.guard is not None:  # int8 answers too close to call are recomputed in fp32
             low = (top2_margin(frame_p) < GUARD_MARGIN) | (top2_margin(attr_p) < GUARD_MARGIN)
@@ -254,8 +288,10 @@ class FramingClassifier:
                 frame_p[idx] = f_logits.softmax(-1).float()
                 attr_p[idx] = a_logits.softmax(-1).float()
 
-    def predict(self, sentences: list[str], batch_size: int | None = None) -> list[Prediction]:
-        return self.to_predictions(*self.predict_proba(sentences, batch_size))
+    def predict(
+        self, sentences: list[str], batch_size: int | None = None, contexts: list[str] | None = None
+    ) -> list[Prediction]:
+        return self.to_predictions(*self.predict_proba(sentences, batch_size, contexts))
 
     def to_predictions(self, frame_p: torch.Tensor, attr_p: torch.Tensor) -> list[Prediction]:
         """Probability rows -> labelled ``Prediction``s (for callers that also need the raw rows)."""

@@ -128,27 +128,141 @@ def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int,
     return merged
 
 
+# Bylines, photo captions and credits: whole lines that name who wrote or shot, not what happened.
+_BYLINE_RE = re.compile(
+    r"^(?:by|written by|reporting by|report by|words by|edited by|editing by)\s+[A-Z][\w.'’-]+"
+    r"(?:[ ,]+(?:and\s+)?[A-Z][\w.'’-]+){0,6}(?:\s*[,;|/-]\s*.{0,60})?$"
+    r"|^(?:reporting|additional reporting|writing|editing) by .{3,120}$",
+    re.IGNORECASE,
+)
+_CAPTION_RE = re.compile(
+    r"^(?:photo|photograph|image|caption|pictured|picture|file photo|in pictures|video)\s*[:|/-]\s*.+"
+    r"|^.{0,300}\((?:photo|image|picture|file photo)[^)]{0,80}\)\.?$"
+    r"|^.{0,300}\b(?:photo|image)\s*:\s*[A-Z][\w .&/-]{1,60}$",
+    re.IGNORECASE,
+)
+# Headers of link blocks; the short link lines that follow them are dropped too.
+_LINK_BLOCK_RE = re.compile(
+    r"^(?:recommended|related|related (?:stories|articles|news|coverage|content|topics)|read also|see also"
+    r"|more on (?:this|the) (?:story|topic)|more from [\w ]{1,40}|more stories|top stories|trending"
+    r"|most read|popular|latest news|you may also like|what to read next)\s*:?$",
+    re.IGNORECASE,
+)
+_TERMINAL = ".!?:;\"”»’')]…"
+_JOIN_END_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "and",
+        "or",
+        "but",
+        "that",
+        "which",
+        "who",
+        "whose",
+        "as",
+        "than",
+        "into",
+        "its",
+        "their",
+        "his",
+        "her",
+        "said",
+        "says",
+        "told",
+        "after",
+        "before",
+        "over",
+        "under",
+        "between",
+        "against",
+        "about",
+        "during",
+    ]
+)
+
+
+def _is_furniture(line: str) -> bool:
+    """Debris, bylines and captions: lines of page furniture that are never content sentences."""
+    clean = normalise(line)
+    return is_debris(line) or bool(_BYLINE_RE.match(clean) or _CAPTION_RE.match(clean))
+
+
+def _continues(prev: str, nxt: str) -> bool:
+    """Whether physical line ``nxt`` continues the sentence that ``prev`` broke off (syndicated copies)."""
+    prev, nxt = prev.rstrip(), nxt.lstrip()
+    if not prev or not nxt or prev[-1] in _TERMINAL:
+        return False
+    if nxt[0].islower() or nxt[0] in ",;)–—-":
+        return True
+    last_word = re.sub(r"\W+$", "", prev.rsplit(None, 1)[-1]).lower()
+    return prev[-1] in ",-–—(" or last_word in _JOIN_END_WORDS
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Content paragraphs as (start, end) spans: furniture dropped, broken lines re-joined.
+
+    A block may span several physical lines; its span keeps the original line breaks, so
+    offsets stay exact. A link-block header ("Related", "RECOMMENDED") drops itself and the
+    short unpunctuated link titles under it.
+    """
+    blocks: list[tuple[int, int]] = []
+    lines = [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\n\r]+", text)]
+    in_links = False
+    joinable = False  # the last block may take the next line
+    for k, (line, start, end) in enumerate(lines):
+        clean = normalise(line)
+        if _LINK_BLOCK_RE.match(clean):
+            in_links, joinable = True, False
+            continue
+        if in_links:
+            nxt = lines[k + 1][0] if k + 1 < len(lines) else ""
+            link_title = clean and len(clean) <= 140 and clean[-1] not in '.!?"”»,'
+            if link_title and not _continues(clean, nxt):
+                continue
+            in_links = False
+        if not clean or _is_furniture(line):
+            joinable = False
+            continue
+        if joinable and blocks and _continues(text[blocks[-1][0] : blocks[-1][1]], line):
+            blocks[-1] = (blocks[-1][0], end)
+        else:
+            blocks.append((start, end))
+        joinable = True
+    return blocks
+
+
 def segment(text: str) -> list[Sentence]:
     """Split an article into content sentences with offsets into ``text``.
 
-    Lines are paragraphs (headlines and one-line paragraphs stay whole); debris lines
-    and repeated lines (a title printed twice) are dropped; a trailing " | Section |
+    Lines are paragraphs (headlines and one-line paragraphs stay whole) unless a line breaks
+    off mid-sentence, when the next line is joined to it; debris, bylines, captions, link
+    blocks and repeated lines (a title printed twice) are dropped; a trailing " | Section |
     Site" on a headline is cut off the span.
     """
     sentences: list[Sentence] = []
     seen: set[str] = set()
-    for match in re.finditer(r"[^\n\r]+", text):
-        line, offset = match.group(), match.start()
-        if is_debris(line):
-            continue
-        suffix = _SITE_SUFFIX_RE.search(line)
+    for block_start, block_end in _blocks(text):
+        line, offset = text[block_start:block_end], block_start
+        suffix = _SITE_SUFFIX_RE.search(line) if "\n" not in line else None
         if suffix and suffix.start() > 0:
             line = line[: suffix.start()]
         key = _dedup_key(line)
         if not key or key in seen:
             continue
         seen.add(key)
-        for start, end in _split_line(line):
+        flat = re.sub(r"[\n\r]", " ", line)  # same length: pysbd sees one line, offsets stay exact
+        for start, end in _split_line(flat):
             clean = normalise(line[start:end])
             if not clean or is_debris(clean):
                 continue

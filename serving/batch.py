@@ -52,7 +52,7 @@ import numpy as np
 
 from model.schema import Schema
 from model.text import has_control_characters
-from serving.scoring import N_BOOT, profile_sources, segment_articles
+from serving.scoring import N_BOOT, profile_sources, segment_articles, unit_contexts
 
 # ------------------------------------------------------------------------ constants
 TXT, JSONL, CSV, PARQUET = "txt", "jsonl", "csv", "parquet"
@@ -640,7 +640,8 @@ def chunks(records: Iterable[ArticleRecord | Reject], size: int) -> Iterator[tup
 
 
 # --------------------------------------------------------------------------- scoring
-Predict = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+# (sentences, their contexts or None) -> (frame probabilities, attribution probabilities)
+Predict = Callable[[list[str], list[str] | None], tuple[np.ndarray, np.ndarray]]
 
 
 ARTICLE_KEYS = ("article_id", "source", "title", "published", "url")  # first columns of both tables (all strings)
@@ -709,12 +710,18 @@ def _table_bytes(table: Any) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def score_chunk(predict: Predict, schema: Schema, articles: list[ArticleRecord]) -> ChunkResult:
-    """Segment, label and summarise one chunk with the service's functions."""
+def score_chunk(
+    predict: Predict, schema: Schema, articles: list[ArticleRecord], context_settings: tuple[int, int] | None = None
+) -> ChunkResult:
+    """Segment, label and summarise one chunk with the service's functions.
+
+    ``context_settings``: the model's (window, max characters) when it reads context.
+    """
     import pyarrow as pa
 
-    units, summaries, _ = segment_articles([a.as_scoring_input() for a in articles])
-    frame_p, attr_p = predict([s.clean for _, s in units])
+    inputs = [a.as_scoring_input() for a in articles]
+    units, summaries, _ = segment_articles(inputs)
+    frame_p, attr_p = predict([s.clean for _, s in units], unit_contexts(inputs, units, context_settings))
     frame_p = np.asarray(frame_p, dtype=np.float32).reshape(len(units), len(schema.frame_names))
     attr_p = np.asarray(attr_p, dtype=np.float32).reshape(len(units), len(schema.attribution_names))
     frames, attrs = np.array(schema.frame_names, dtype=object), np.array(schema.attribution_names, dtype=object)
@@ -921,8 +928,8 @@ def load_classifier(model_dir: Path, threads: int | None = None) -> Any:
 
 
 def local_predict(clf: Any, batch_size: int | None) -> Predict:
-    def predict(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        frame_p, attr_p = clf.predict_proba(texts, batch_size=batch_size)
+    def predict(texts: list[str], contexts: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        frame_p, attr_p = clf.predict_proba(texts, batch_size=batch_size, contexts=contexts)
         return frame_p.numpy(), attr_p.numpy()
 
     return predict
@@ -1120,19 +1127,23 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
                 if remote is not None:
                     from serving.remote import RemoteError
 
-                    def predict_remote(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                    def predict_remote(texts: list[str], contexts: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
                         try:
-                            return remote.predict_proba(texts, per_request=max(options.batch_size or 0, 64))
+                            return remote.predict_proba(
+                                texts, per_request=max(options.batch_size or 0, 64), contexts=contexts
+                            )
                         except RemoteError as exc:
                             raise RunError(str(exc)) from None
 
                     predict: Predict = predict_remote
+                    settings = remote.context_settings
                 else:
                     t_load = time.perf_counter()
                     clf = load_classifier(scorer.model_dir)  # type: ignore[arg-type]
                     load_s = time.perf_counter() - t_load
                     predict = local_predict(clf, options.batch_size)
-                results = ((k, score_chunk(predict, scorer.schema, arts), len(arts)) for k, arts in pending)
+                    settings = clf.context_settings
+                results = ((k, score_chunk(predict, scorer.schema, arts, settings), len(arts)) for k, arts in pending)
             for k, result, n in results:
                 ckpt.save(k, result)
                 scored_articles += n

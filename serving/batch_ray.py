@@ -45,7 +45,7 @@ class ChunkScorer:
         chunk_ids, sentences, articles, counts = [], [], [], []
         for k, payload in zip(batch["chunk"], batch["articles"], strict=True):
             arts = [ArticleRecord(**a) for a in json.loads(payload)]
-            s, a = score_chunk(self.predict, self.clf.schema, arts).to_bytes()
+            s, a = score_chunk(self.predict, self.clf.schema, arts, self.clf.context_settings).to_bytes()
             chunk_ids.append(int(k))
             sentences.append(s)
             articles.append(a)

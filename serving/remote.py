@@ -128,7 +128,15 @@ class RemoteClassifier:
             self._info = info
         return self._info
 
-    def _requests(self, sentences: Sequence[str], per_request: int) -> list[tuple[int, int]]:
+    @property
+    def context_settings(self) -> tuple[int, int] | None:
+        """The served model's (context window, max characters) when it reads context (from ``/info``)."""
+        config = self.info().get("training_config") or {}
+        if not config.get("context"):
+            return None
+        return int(config.get("context_window", 1)), int(config.get("context_chars", 400))
+
+    def _requests(self, sentences: Sequence[Any], per_request: int) -> list[tuple[int, int]]:
         """(start, end) slices of ``sentences``: at most ``per_request`` each, and within the body limit."""
         limits = self.info().get("limits", {})
         max_n = max(1, min(per_request, int(limits.get("max_sentences", per_request))))
@@ -144,8 +152,13 @@ class RemoteClassifier:
             spans.append((start, len(sentences)))
         return spans
 
-    def predict_proba(self, sentences: Sequence[str], per_request: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """(frame probabilities, attribution probabilities) as float32 rows in the service schema's order."""
+    def predict_proba(
+        self, sentences: Sequence[str], per_request: int = 64, contexts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(frame probabilities, attribution probabilities) as float32 rows in the service schema's order.
+
+        ``contexts`` (one per sentence, ``model.context``) are sent as ``{"text", "context"}`` items.
+        """
         from serving.schemas import MAX_SENTENCE_CHARS
 
         schema = self.info()["schema"]
@@ -157,7 +170,9 @@ class RemoteClassifier:
             return frame_p, attr_p
         # The model reads at most max_length tokens (well under MAX_SENTENCE_CHARS characters),
         # so clipping a pathological run-on sentence to the service limit changes nothing it sees.
-        clipped = [s[:MAX_SENTENCE_CHARS] for s in sentences]
+        clipped: list[Any] = [s[:MAX_SENTENCE_CHARS] for s in sentences]
+        if contexts is not None:
+            clipped = [{"text": s, "context": c} if c else s for s, c in zip(clipped, contexts, strict=True)]
 
         def send(span: tuple[int, int]) -> tuple[tuple[int, int], Any]:
             return span, self._call("POST", "/classify", json={"sentences": clipped[span[0] : span[1]]})

@@ -56,6 +56,36 @@ def _clean_text(value: str) -> str:
 
 
 Sentence = Annotated[str, Field(min_length=1, max_length=MAX_SENTENCE_CHARS), AfterValidator(_clean_text)]
+
+
+def _clean_context(value: str) -> str:
+    if has_control_characters(value):
+        raise ValueError("contains control characters (e.g. NUL); send plain text")
+    return value
+
+
+class SentenceWithContext(BaseModel):
+    """A sentence with what a reader has beside it: the model reads both (``model.context``)."""
+
+    model_config = {"extra": "forbid"}
+
+    text: Sentence = Field(description="The sentence to label.")
+    context: Annotated[str, Field(max_length=MAX_SENTENCE_CHARS), AfterValidator(_clean_context)] = Field(
+        "",
+        description=(
+            "Free text around the sentence: the sentences before and after it, the headline, who is speaking "
+            "(e.g. 'Before: The ministry said in a statement: After: 3. ...'). A context-reading model uses it; "
+            f"too long for the model, it is cut from its end, never the sentence. At most {MAX_SENTENCE_CHARS} "
+            "characters."
+        ),
+    )
+
+
+SAMPLE_CONTEXT_ITEM = {
+    "text": "2. All heavy weapons and ammunition are handed over.",
+    "context": "(relayed statement, list item) Before: The ministry's statement reads: "
+    "1. Illegal armed formations lay down their arms.",
+}
 ArticleText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_clean_text)]
 SourceName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
 

@@ -57,6 +57,36 @@ def segment_articles(
     return units, summaries, warnings
 
 
+def unit_contexts(
+    articles: Sequence[dict[str, Any]], units: Sequence[tuple[int, Sentence]], settings: tuple[int, int] | None
+) -> list[str] | None:
+    """The context string of every unit (``model.context``), or None for a sentence-only model.
+
+    ``settings``: the model's (window, max characters), ``FramingClassifier.context_settings``.
+    """
+    if settings is None:
+        return None
+    from model.context import article_contexts
+
+    window, max_chars = settings
+    by_article: dict[int, list[Sentence]] = {}
+    for i, s in units:
+        by_article.setdefault(i, []).append(s)
+    contexts: dict[tuple[int, int], str] = {}
+    for i, sentences in by_article.items():
+        art = articles[i]
+        found = article_contexts(
+            art["text"],
+            [(s.start, s.end) for s in sentences],
+            [s.clean for s in sentences],
+            title=art.get("title"),
+            window=window,
+            max_chars=max_chars,
+        )
+        contexts.update(((i, s.index), c) for s, c in zip(sentences, found, strict=True))
+    return [contexts[(i, s.index)] for i, s in units]
+
+
 def profile_sources(
     sources: Sequence[str], frame_p: np.ndarray, attr_p: np.ndarray, schema: Schema, *, n_boot: int = N_BOOT
 ) -> dict[str, dict[str, Any]]:
@@ -69,7 +99,8 @@ def score_articles(
 ) -> dict[str, Any]:
     """``articles``: dicts with ``source`` and ``text`` (plus optional title, url, published)."""
     units, summaries, warnings = segment_articles(articles)
-    frame_p, attr_p = clf.predict_proba([s.clean for _, s in units], batch_size=batch_size)
+    contexts = unit_contexts(articles, units, clf.context_settings)
+    frame_p, attr_p = clf.predict_proba([s.clean for _, s in units], batch_size=batch_size, contexts=contexts)
     scored = [
         {"article": i, "sentence_index": s.index, "start": s.start, "end": s.end, "text": s.text, **p.to_dict()}
         for (i, s), p in zip(units, clf.to_predictions(frame_p, attr_p), strict=True)

@@ -24,11 +24,13 @@ from serving.schemas import (
     MAX_BODY_BYTES,
     MAX_SENTENCES,
     SAMPLE_ARTICLE,
+    SAMPLE_CONTEXT_ITEM,
     SAMPLE_SENTENCES,
     Article,
     ScoreResponse,
     Sentence,
     SentenceLabels,
+    SentenceWithContext,
 )
 from serving.ui import ui_routes
 
@@ -137,11 +139,24 @@ class FramingService:
     def classify(
         self,
         sentences: Annotated[
-            list[Sentence], Field(min_length=1, max_length=MAX_SENTENCES, examples=[SAMPLE_SENTENCES])
+            list[Sentence | SentenceWithContext],
+            Field(
+                min_length=1,
+                max_length=MAX_SENTENCES,
+                examples=[SAMPLE_SENTENCES, [SAMPLE_SENTENCES[0], SAMPLE_CONTEXT_ITEM]],
+                description="Sentences as strings, or as {text, context} objects to give the model the "
+                "sentence's surroundings (what /score builds from the article).",
+            ),
         ],
     ) -> list[SentenceLabels]:
-        """Label each sentence with its frame and attribution, with every label's probability."""
-        return [SentenceLabels(**p.to_dict()) for p in self.clf.predict(list(sentences))]  # predict normalises
+        """Label each sentence with its frame and attribution, with every label's probability.
+
+        A string is read alone; a ``{text, context}`` item is read with its context.
+        """
+        texts = [s if isinstance(s, str) else s.text for s in sentences]
+        contexts = [s.context if isinstance(s, SentenceWithContext) else "" for s in sentences]
+        predictions = self.clf.predict(texts, contexts=contexts if any(contexts) else None)  # predict normalises
+        return [SentenceLabels(**p.to_dict()) for p in predictions]
 
     @bentoml.api
     def score(

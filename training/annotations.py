@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,10 @@ class Example:
     start: int = -1
     end: int = -1
     note: str = ""
+    context: str = ""  # what the model reads beside the sentence (model.context); "" = the sentence alone
+    camp: str = ""  # team-written articles: the camp, genre and writer (seeds/corpus/articles.csv)
+    genre: str = ""
+    writer: str = ""
 
 
 def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
@@ -105,8 +109,13 @@ def _check_labels(where: str, record: dict[str, Any], schema: Schema) -> None:
         )
 
 
-def load_seed_annotations(path: Path, articles_dir: Path, schema: Schema) -> list[Example]:
-    """Annotations whose spans point into the article files in ``articles_dir``."""
+def load_seed_annotations(
+    path: Path, articles_dir: Path, schema: Schema, texts: dict[str, str] | None = None
+) -> list[Example]:
+    """Annotations whose spans point into the article files in ``articles_dir``.
+
+    ``texts``, if given, receives each article's text by doc_id (the context builder reads it).
+    """
     examples: list[Example] = []
     seen: dict[str, int] = {}
     articles: dict[str, str] = {}
@@ -157,7 +166,63 @@ def load_seed_annotations(path: Path, articles_dir: Path, schema: Schema) -> lis
                 note=str(rec.get("note") or ""),
             )
         )
+    if texts is not None:
+        texts.update(articles)
     return examples
+
+
+ARTICLE_META_FIELDS = (
+    "doc_id",
+    "source",
+    "outlet",
+    "camp",
+    "genre",
+    "writer",
+    "date",
+    "title",
+    "n_sentences",
+    "synthetic",
+)
+
+
+def load_article_meta(path: Path, examples: list[Example]) -> tuple[list[Example], dict[str, dict[str, str]]]:
+    """Attach camp, genre and writer from ``articles.csv`` to each article sentence.
+
+    Every doc_id with annotations needs one row, whose source and sentence count agree with
+    the annotations: provenance that silently drifted from the labels would make the
+    leave-one-camp-out protocol test on the wrong articles.
+    """
+    import csv
+
+    if not path.is_file():
+        raise AnnotationError(f"{path}: file not found; every annotated article needs a row here")
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if list(reader.fieldnames or []) != list(ARTICLE_META_FIELDS):
+            raise AnnotationError(f"{path}: header {reader.fieldnames}; expected {list(ARTICLE_META_FIELDS)}")
+        meta: dict[str, dict[str, str]] = {}
+        for lineno, row in enumerate(reader, start=2):
+            if row["doc_id"] in meta:
+                raise AnnotationError(f"{path}:{lineno}: duplicate doc_id {row['doc_id']!r}")
+            if row["synthetic"] != "true":
+                raise AnnotationError(f"{path}:{lineno}: 'synthetic' must be true for a team-written article")
+            meta[row["doc_id"]] = row
+    counts: dict[str, int] = {}
+    for e in examples:
+        counts[e.doc_id] = counts.get(e.doc_id, 0) + 1
+    for doc_id, n in counts.items():
+        row = meta.get(doc_id)
+        if row is None:
+            raise AnnotationError(f"{path}: no row for annotated article {doc_id!r}")
+        if row["n_sentences"] != str(n):
+            raise AnnotationError(f"{path}: {doc_id} says {row['n_sentences']} sentences, annotations have {n}")
+    out = []
+    for e in examples:
+        row = meta[e.doc_id]
+        if row["source"] != e.source:
+            raise AnnotationError(f"{path}: {e.sentence_id} has source {e.source!r}, articles.csv {row['source']!r}")
+        out.append(replace(e, camp=row["camp"], genre=row["genre"], writer=row["writer"]))
+    return out, meta
 
 
 def load_synthetic(paths: Iterable[Path], schema: Schema) -> list[Example]:

@@ -95,13 +95,28 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
+def training_examples(
+    corpus: Corpus, config: TrainingConfig, seeds: list | None = None, articles: list | None = None
+) -> list:
+    """The examples ``config`` trains on (seeds, whole articles, synthetic sentences), with context if it reads it.
+
+    ``seeds``/``articles`` default to the whole corpus; evaluation passes its training folds.
+    """
+    seeds = corpus.seeds if seeds is None else seeds
+    articles = (corpus.articles if articles is None else articles) if config.use_articles else []
+    examples = [*seeds, *articles, *(corpus.synthetic if config.use_synthetic else [])]
+    if config.context:
+        examples = corpus.with_context(examples, config.context_window, config.context_chars)
+    return examples
+
+
 def train_final(
     corpus: Corpus, config: TrainingConfig, *, cv_metrics: Path | None = None, progress: Callable[[str], None] = print
 ) -> tuple[FramingClassifier, str, dict[str, Any]]:
     """Train on every seed sentence (+ synthetic); return (classifier, model card, metadata)."""
     # the annotated seeds alone must cover every label: synthetic text cannot stand in for real annotation
     check_training_data(corpus.seeds, corpus.schema, config.min_examples_per_label)
-    examples = list(corpus.seeds) + (list(corpus.synthetic) if config.use_synthetic else [])
+    examples = training_examples(corpus, config)
     start = time.perf_counter()
     clf, logs = train_classifier(examples, corpus.schema, config, progress=progress)
     seconds = time.perf_counter() - start

@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from model.schema import Schema, load_schema
-from training.annotations import Example, load_seed_annotations, load_synthetic
+from training.annotations import AnnotationError, Example, load_article_meta, load_seed_annotations, load_synthetic
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 DUPLICATE_THRESHOLD = 0.5  # cosine of char 3-5-gram TF-IDF; paraphrased copies score 0.5-0.97
@@ -58,6 +58,11 @@ class SeedPaths:
     def checksums(self) -> Path:
         return self.root / "CHECKSUMS.sha256"
 
+    @property
+    def corpus(self) -> Path:
+        """Team-written whole articles: ``annotations.jsonl``, ``articles/``, ``articles.csv`` (optional)."""
+        return self.root / "corpus"
+
     def data_files(self) -> list[Path]:
         """Every file whose content defines the training data (checksummed)."""
         files = [
@@ -66,6 +71,10 @@ class SeedPaths:
             self.root / "sources.csv",
             *sorted(self.articles.glob("*.txt")),
             *sorted((self.root / "agreement").glob("*.jsonl")),
+            self.corpus / "annotations.jsonl",
+            self.corpus / "articles.csv",
+            *sorted((self.corpus / "articles").glob("*.txt")),
+            *sorted((self.corpus / "agreement").glob("*.jsonl")),
         ]
         return [f for f in files + self.synthetic if f.is_file()]
 
@@ -204,6 +213,34 @@ class Corpus:
     dropped_synthetic: list[Example]
     plan: FoldPlan
     checksums: dict[str, str]
+    articles: list[Example] = field(default_factory=list)  # team-written whole articles (seeds/corpus)
+    texts: dict[str, str] = field(default_factory=dict)  # doc_id -> article text (seeds and articles)
+    titles: dict[str, str] = field(default_factory=dict)  # doc_id -> headline, where known
+
+    def with_context(self, examples: Sequence[Example], window: int, max_chars: int) -> list[Example]:
+        """``examples`` with ``context`` filled from their articles (model.context); synthetic ones keep "".
+
+        Neighbours are the annotated sentences of the same article in document order: the
+        same units ``model.text.segment`` gives the service, so training and serving read alike.
+        """
+        from model.context import article_contexts
+
+        by_doc: dict[str, list[Example]] = defaultdict(list)
+        for e in self.seeds + self.articles:
+            by_doc[e.doc_id].append(e)
+        context_of: dict[str, str] = {}
+        for doc_id, members in by_doc.items():
+            members = sorted(members, key=lambda e: e.start)
+            contexts = article_contexts(
+                self.texts[doc_id],
+                [(e.start, e.end) for e in members],
+                [e.clean for e in members],
+                title=self.titles.get(doc_id),
+                window=window,
+                max_chars=max_chars,
+            )
+            context_of.update((e.sentence_id, c) for e, c in zip(members, contexts, strict=True))
+        return [replace(e, context=context_of.get(e.sentence_id, "")) for e in examples]
 
     @property
     def fingerprint(self) -> str:
@@ -264,7 +301,17 @@ class Corpus:
 def load_corpus(paths: SeedPaths | None = None, *, with_synthetic: bool = True) -> Corpus:
     paths = paths or SeedPaths()
     schema = load_schema(paths.schema)
-    seeds = load_seed_annotations(paths.annotations, paths.articles, schema)
+    texts: dict[str, str] = {}
+    seeds = load_seed_annotations(paths.annotations, paths.articles, schema, texts)
+    articles: list[Example] = []
+    titles: dict[str, str] = {}
+    if (paths.corpus / "annotations.jsonl").is_file():
+        articles = load_seed_annotations(paths.corpus / "annotations.jsonl", paths.corpus / "articles", schema, texts)
+        articles, meta = load_article_meta(paths.corpus / "articles.csv", articles)
+        titles = {doc_id: row["title"] for doc_id, row in meta.items()}
+        clash = sorted({e.doc_id for e in seeds} & {e.doc_id for e in articles})
+        if clash:
+            raise AnnotationError(f"{paths.corpus}: doc_id(s) {clash} are also seed articles; rename them")
     synthetic = load_synthetic(paths.synthetic, schema) if with_synthetic else []
     kept, dropped = drop_synthetic_near_seeds(synthetic, seeds)
     return Corpus(
@@ -274,4 +321,7 @@ def load_corpus(paths: SeedPaths | None = None, *, with_synthetic: bool = True) 
         dropped_synthetic=dropped,
         plan=plan_folds(seeds),
         checksums=compute_checksums(paths),
+        articles=articles,
+        texts=texts,
+        titles=titles,
     )

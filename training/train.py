@@ -115,6 +115,7 @@ def train_classifier(
         config.encoder, schema, dropout=config.dropout, max_length=config.max_length, config=config.to_dict()
     )
     texts = [e.clean for e in examples]
+    contexts = [e.context for e in examples] if config.context else None
     y_frame = torch.tensor([schema.frame_names.index(e.frame) for e in examples])
     y_attr = torch.tensor([schema.attribution_names.index(e.attribution) for e in examples])
     frame_loss = nn.CrossEntropyLoss(
@@ -124,11 +125,13 @@ def train_classifier(
         weight=class_weights(y_attr.tolist(), len(schema.attribution_names), config.class_weighting)
     )
 
-    enc = clf.tokenizer(texts, truncation=True, max_length=config.max_length)
-    lengths = [len(ids) for ids in enc["input_ids"]]
-    batches = length_buckets(lengths, config.batch_size)
+    token_ids = clf.encode(texts, contexts)
+    batches = length_buckets([len(ids) for ids in token_ids], config.batch_size)
+    if config.freeze_embeddings:
+        for p in clf.model.encoder.embeddings.parameters():
+            p.requires_grad_(False)
     heads = [p for n, p in clf.model.named_parameters() if not n.startswith("encoder.")]
-    body = [p for n, p in clf.model.named_parameters() if n.startswith("encoder.")]
+    body = [p for n, p in clf.model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     optimizer = torch.optim.AdamW(
         [{"params": body, "lr": config.learning_rate}, {"params": heads, "lr": config.head_learning_rate}],
         weight_decay=config.weight_decay,
@@ -146,8 +149,8 @@ def train_classifier(
         order = batches[:]
         rng.shuffle(order)  # buckets keep similar lengths together; their order is shuffled
         for idx in order:
-            batch = clf.tokenize([texts[i] for i in idx])
-            f_logits, a_logits = clf.model(batch["input_ids"], batch["attention_mask"])
+            ids, mask = clf._padded([token_ids[i] for i in idx])
+            f_logits, a_logits = clf.model(torch.from_numpy(ids), torch.from_numpy(mask))
             loss = frame_loss(f_logits, y_frame[idx]) + config.attribution_loss_weight * attr_loss(
                 a_logits, y_attr[idx]
             )
