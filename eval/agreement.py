@@ -132,3 +132,38 @@ def agreement_summary(paths: SeedPaths | None = None) -> dict[str, Any]:
     synthetic = synthetic_agreement(paths)
     batches = {f"synthetic {batch}": a for batch, a in (synthetic or {}).get("batches", {}).items()}
     return {"seed": seed_agreement(paths), "synthetic": synthetic, **batches}
+
+
+def sample_articles(articles: Sequence[Any], share: float = 0.17, seed: int = 0) -> list[str]:
+    """Whole articles for a blind second pass: at least ``share`` of each camp's sentences, every genre touched.
+
+    Why whole articles: a sentence's label depends on its neighbours (codebook section 7), so
+    the second annotator must read the sampled sentences in their article, in order. Articles
+    are taken round-robin over each camp's genres in a seeded random order until the camp's
+    share is reached, so every camp and as many genres as possible are checked.
+    """
+    import random
+    from collections import defaultdict
+
+    rng = random.Random(seed)
+    sizes: dict[str, int] = defaultdict(int)
+    by_camp: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for e in articles:
+        if sizes[e.doc_id] == 0:
+            by_camp[e.camp][e.genre].append(e.doc_id)
+        sizes[e.doc_id] += 1
+    chosen: list[str] = []
+    for camp in sorted(by_camp):
+        genres = by_camp[camp]
+        for docs in genres.values():
+            rng.shuffle(docs)
+        total = sum(sizes[d] for docs in genres.values() for d in docs)
+        taken, order = 0, sorted(genres)
+        rng.shuffle(order)
+        while taken < share * total and any(genres.values()):
+            for genre in order:
+                if genres[genre] and taken < share * total:
+                    doc = genres[genre].pop()
+                    chosen.append(doc)
+                    taken += sizes[doc]
+    return sorted(chosen)

@@ -34,6 +34,21 @@ DEBRIS_LINE_PATTERNS: tuple[str, ...] = (
     r"(share|share this|tweet|advertisement|sponsored|subscribe)( (on|to) .*)?\.?",
     r"(follow|like) us on .*",
     r"(skip to (main )?content|back to top|cookie(s)? (policy|settings))\.?",
+    r"share( on| via)?\s*:.*",  # share buttons
+    r"(©|\(c\)|copyright\b).*|all rights reserved\.?",  # copyright lines
+    r"/[^/]{2,40}/\.?",  # an agency's sign-off, e.g. /Volga Newswire/.
+    r"\((?:additional )?(?:reporting|writing|editing|compiled) by [^)]*\)\.?",  # wire credits
+    r"\([^()]{0,80}(?:continued|ended|concluded|omitted|inaudible)[^()]{0,40}\)\.?",  # transcript notes
+    # timestamps and dates on a line of their own (live blogs, datelines)
+    r"(?:updated|published|last updated|posted)\b.{0,60}",
+    r"\d{1,2}[:.]\d{2}(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?:\s*(?:bst|gmt|cet|cest|edt|est|utc|msk|amt|azt|trt|local time"
+    r"|gmt ?[+-] ?\d{1,2}))?\.?",
+    r"(?:bst|gmt|cet|cest|edt|est|utc|msk)",
+    r"(?:related|tags?|topics|source|filed under)\s*:.*",  # link and tag lines of syndicated copies
+    r"(?:originally )?(?:re)?published (?:by|with|in) .{2,80}|this (?:article|story) (?:was|is|has been) "
+    r"(?:re)?(?:published|printed|syndicated).*|print(?: version)?",
+    # section labels printed above a story
+    r"(?:editorial|opinion|commentary|analysis|key events|breaking( news)?|live( updates)?|the big read)\.?",
 )
 _DEBRIS_RE = re.compile(r"^(?:" + "|".join(DEBRIS_LINE_PATTERNS) + r")$", re.IGNORECASE)
 
@@ -114,17 +129,29 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     return _merge_fragments(line, spans)
 
 
+_LIST_NUMBER_RE = re.compile(r"^[\"“«„'(]?\s*\d{1,2}[.)]$")
+
+
 def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Glue pieces that cannot stand alone: a lone closing quote or bracket, or a piece
-    starting in lower case (a split inside an abbreviation pysbd did not know)."""
+    starting in lower case (a split inside an abbreviation pysbd did not know), to the piece
+    before; a lone list number ("«1.") to the piece after."""
     merged: list[tuple[int, int]] = []
+    carry: int | None = None  # start of a list number waiting for its item
     for start, end in spans:
         piece = line[start:end]
         lone_punct = not any(ch.isalnum() for ch in piece)
-        if merged and (lone_punct or piece[:1].islower()):
+        if carry is not None:
+            start, carry = carry, None
+        elif merged and (lone_punct or piece[:1].islower()):
             merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
+            continue
+        if _LIST_NUMBER_RE.match(piece.strip()):
+            carry = start
+            continue
+        merged.append((start, end))
+    if carry is not None:
+        merged.append((carry, spans[-1][1]))
     return merged
 
 
@@ -192,10 +219,16 @@ _JOIN_END_WORDS = frozenset(
 )
 
 
+# A dateline on its own line: one to three upper-case words, optionally a date ("MOSCOW, September 20.").
+_DATELINE_RE = re.compile(
+    r"^[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}(?:,\s*[A-Z][A-Za-z]+\.? \d{1,2}(?:,\s*[A-Z][A-Z .'’-]{2,40})?)?\.?$"
+)
+
+
 def _is_furniture(line: str) -> bool:
-    """Debris, bylines and captions: lines of page furniture that are never content sentences."""
+    """Debris, bylines, captions and lone datelines: lines of page furniture that are never content sentences."""
     clean = normalise(line)
-    return is_debris(line) or bool(_BYLINE_RE.match(clean) or _CAPTION_RE.match(clean))
+    return is_debris(line) or bool(_BYLINE_RE.match(clean) or _CAPTION_RE.match(clean) or _DATELINE_RE.match(clean))
 
 
 def _continues(prev: str, nxt: str) -> bool:

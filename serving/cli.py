@@ -166,9 +166,14 @@ def evaluate(
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
     protocol: str = typer.Option(
         "source",
-        help="'source' (leave-one-source-out on the seeds), 'voice' "
-        "(leave-one-voice-out on the synthetic voices) or 'both'.",
+        help="'source' (leave-one-source-out on the seeds), 'voice' (leave-one-voice-out on the synthetic "
+        "voices), 'both' (source and voice), or 'camp' (whole articles: leave-one-camp-out and articles -> real "
+        "seed outlets, sentence-only vs context; ~90 min on 2 cores).",
     ),
+    window: int | None = typer.Option(
+        None, help="--protocol camp: the context window; by default chosen on --dev-camp first."
+    ),
+    dev_camp: str = typer.Option("INTL", help="--protocol camp: the camp held out to choose the context window."),
 ) -> None:
     """Leave-one-source-out (and leave-one-voice-out) evaluation of the fine-tuned model against baselines."""
     from dataclasses import replace
@@ -183,9 +188,34 @@ def evaluate(
     variant_list = [v.strip() for v in variants.split(",") if v.strip()]
     if not set(variant_list) <= {"seed", "seed+synthetic"} or not variant_list:
         _fail(f"--variants must be 'seed', 'seed+synthetic' or both, got {variants!r}")
-    if protocol not in ("source", "voice", "both"):
-        _fail(f"--protocol must be 'source', 'voice' or 'both', got {protocol!r}")
+    if protocol not in ("source", "voice", "both", "camp"):
+        _fail(f"--protocol must be 'source', 'voice', 'both' or 'camp', got {protocol!r}")
     config = _config(config_file, epochs=epochs, synthetic_fraction=synthetic_fraction)
+    if protocol == "camp":
+        from eval.articles import articles_markdown, run_protocols
+
+        if epochs is None and (cv_epochs := recommended_epochs(out / "metrics.json")):
+            config = replace(config, epochs=cv_epochs)
+            console.print(f"epochs: {cv_epochs} (chosen by nested cross-validation in {out / 'metrics.json'})")
+        corpus = _corpus(seeds, with_synthetic=False)
+        try:
+            result = run_protocols(
+                corpus,
+                config,
+                dev_camp=dev_camp,
+                window=window,
+                n_boot=n_boot,
+                log=console.print,
+                cache_dir=out / "articles_cache",
+            )
+        except (TrainingDataError, ValueError) as exc:
+            _fail(str(exc))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "articles.json").write_text(json.dumps(result, indent=2))
+        (out / "articles.md").write_text(articles_markdown(result))
+        Console().print(articles_markdown(result))
+        console.print(f"wrote {out / 'articles.json'} and {out / 'articles.md'} ({result['seconds']:.0f}s)")
+        return
     corpus = _corpus(seeds, with_synthetic="seed+synthetic" in variant_list or protocol != "source")
     try:
         if protocol in ("source", "both"):
