@@ -127,11 +127,52 @@ def synthetic_agreement(paths: SeedPaths | None = None) -> dict[str, Any] | None
     return result
 
 
+def article_agreement(paths: SeedPaths | None = None) -> dict[str, Any] | None:
+    """Blind second pass over whole sampled articles vs the writers' labels; overall, per camp and per genre.
+
+    ``corpus/agreement/first_pass.jsonl`` keeps the writers' labels of the sampled sentences as they
+    were before adjudication (``corpus/annotations.jsonl`` now holds the adjudicated ones); None
+    when the corpus has no second pass.
+    """
+    import csv
+
+    paths = paths or SeedPaths()
+    root = paths.corpus / "agreement"
+    if not (root / "second_pass.jsonl").is_file():
+        return None
+    first = _read(root / "first_pass.jsonl", "sentence_id")
+    second = _read(root / "second_pass.jsonl", "sentence_id")
+    result = _compare(first, second, "article agreement", "blind second pass over sampled whole articles")
+    with (paths.corpus / "articles.csv").open(encoding="utf-8", newline="") as fh:
+        meta = {row["doc_id"]: row for row in csv.DictReader(fh)}
+    doc_of = {sid: str(rec.get("doc_id") or sid.rsplit("-", 1)[0]) for sid, rec in first.items()}
+    unknown = sorted({d for d in doc_of.values() if d not in meta})
+    if unknown:
+        raise AgreementError(f"{root}: sentences of unknown article(s) {unknown[:3]}; not in corpus/articles.csv")
+    for key in ("camp", "genre"):
+        result[f"by_{key}"] = {
+            value: _compare(
+                first,
+                {k: v for k, v in second.items() if meta[doc_of[k]][key] == value},
+                f"article agreement, {key} {value}",
+                f"{key} {value}",
+            )
+            for value in sorted({meta[doc_of[k]][key] for k in second})
+        }
+    return result
+
+
 def agreement_summary(paths: SeedPaths | None = None) -> dict[str, Any]:
-    """Every check, as the report shows them: seed, synthetic pooled, then each synthetic batch."""
+    """Every check, as the report shows them: seed, articles, synthetic pooled, then each synthetic batch."""
     synthetic = synthetic_agreement(paths)
     batches = {f"synthetic {batch}": a for batch, a in (synthetic or {}).get("batches", {}).items()}
-    return {"seed": seed_agreement(paths), "synthetic": synthetic, **batches}
+    articles = article_agreement(paths)
+    return {
+        "seed": seed_agreement(paths),
+        **({"articles": articles} if articles else {}),
+        "synthetic": synthetic,
+        **batches,
+    }
 
 
 def sample_articles(articles: Sequence[Any], share: float = 0.17, seed: int = 0) -> list[str]:

@@ -319,10 +319,14 @@ def test_score_sentences_point_back_into_the_articles(scored, two_seed_articles,
 
 
 def test_score_sentence_labels_match_direct_predict_of_the_clean_text(scored, two_seed_articles, direct_clf):
-    from model.text import segment
+    """/score reads each sentence with the context the shared builder gives it (the model reads context)."""
+    from serving.scoring import segment_articles, unit_contexts
 
-    units = [u for art in two_seed_articles for u in segment(art["text"])]
-    expected = direct_clf.predict([u.clean for u in units])
+    assert direct_clf.context_settings is not None
+    units, _, _ = segment_articles(two_seed_articles)
+    contexts = unit_contexts(two_seed_articles, units, direct_clf.context_settings)
+    assert sum(bool(c) for c in contexts) > len(units) // 2
+    expected = direct_clf.predict([u.clean for _, u in units], contexts=contexts)
     assert len(scored["sentences"]) == len(expected)
     for got, exp in zip(scored["sentences"], expected, strict=True):
         assert_same_prediction(got, exp)
@@ -457,7 +461,10 @@ def test_health_probes(client, path):
         ({"sentences": ["fine sentence", "  "]}, "sentences"),
         ({"sentences": [1, 2]}, "sentences"),
         ({"sentences": ["ok", None]}, "sentences"),
-        ({"sentences": [{"text": "a"}]}, "sentences"),
+        ({"sentences": [{"txt": "a"}]}, "sentences"),
+        ({"sentences": [{"text": "a", "context": 5}]}, "sentences"),
+        ({"sentences": [{"text": "a", "context": ["b"]}]}, "sentences"),
+        ({"sentences": [{"text": "a", "context": "b", "extra": 1}]}, "sentences"),
         ({}, "sentences"),
         ({"sentence": ["typo in the field name"]}, "sentences"),
         ({"sentences": "abc"}, "sentences"),
@@ -469,7 +476,10 @@ def test_health_probes(client, path):
         "one-blank-among-good",
         "ints",
         "null-item",
-        "object-item",
+        "object-without-text",
+        "context-not-string",
+        "context-list",
+        "object-extra-field",
         "missing-field",
         "misspelt-field",
         "string-not-list",
@@ -498,6 +508,34 @@ def test_classify_rejects_too_many_sentences(client):
     assert_client_error(
         client.post("/classify", json={"sentences": sentences}), field="sentences", mentions=(str(MAX_SENTENCES),)
     )
+
+
+def test_classify_reads_context_items_like_score(client, direct_clf, scored, two_seed_articles):
+    """{text, context} items give /score's answer for the same sentence; strings and items mix in one call."""
+    from serving.scoring import segment_articles, unit_contexts
+
+    units, _, _ = segment_articles(two_seed_articles)
+    contexts = unit_contexts(two_seed_articles, units, direct_clf.context_settings)
+    picks = [3, 4, 5]
+    items = [{"text": units[k][1].text, "context": contexts[k]} for k in picks]
+    r = client.post("/classify", json={"sentences": [SENTENCES[0], *items]})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert_same_prediction(got[0], direct_clf.predict([SENTENCES[0]])[0])
+    for item, k in zip(got[1:], picks, strict=True):
+        assert item["frame_scores"] == pytest.approx(scored["sentences"][k]["frame_scores"], abs=1e-4)
+        assert item["attribution_scores"] == pytest.approx(scored["sentences"][k]["attribution_scores"], abs=1e-4)
+    alone = client.post("/classify", json={"sentences": [{"text": units[picks[0]][1].text}]}).json()[0]
+    assert_same_prediction(alone, direct_clf.predict([units[picks[0]][1].text])[0])  # no context = read alone
+
+
+def test_classify_rejects_an_overlong_context_naming_the_field(client):
+    from serving.schemas import MAX_SENTENCE_CHARS
+
+    r = client.post(
+        "/classify", json={"sentences": [{"text": "Talks resumed.", "context": "x" * (MAX_SENTENCE_CHARS + 1)}]}
+    )
+    assert_client_error(r, field="sentences", mentions=(str(MAX_SENTENCE_CHARS),))
 
 
 def test_classify_rejects_an_overlong_sentence(client):

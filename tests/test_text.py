@@ -464,3 +464,110 @@ def test_mixed_script_multi_paragraph_article():
     assert texts[0] == "Ադրբեջանը հարձակվեց Արցախի վրա"
     assert "Ermənistan etiraz etdi." in texts
     assert "Армения осудила атаку." in texts
+
+
+# --------------------------------------------------------------------------- real web text (syndicated copies)
+def _texts(text: str) -> list[str]:
+    sentences = segment(text)
+    for s in sentences:
+        assert text[s.start : s.end] == s.text  # offsets stay exact whatever is joined or dropped
+    return [s.text for s in sentences]
+
+
+def test_lines_broken_mid_sentence_are_rejoined():
+    text = (
+        "Azerbaijan's defence ministry said on Tuesday that its\n"
+        "units had begun what it called local anti-terrorist\n"
+        "measures. Residents reported shelling in\n"
+        "Stepanakert.\n"
+        "Headline Without A Full Stop\n"
+        "The next paragraph starts here."
+    )
+    assert _texts(text) == [
+        "Azerbaijan's defence ministry said on Tuesday that its\nunits had begun what it called local anti-terrorist\n"
+        "measures.",
+        "Residents reported shelling in\nStepanakert.",
+        "Headline Without A Full Stop",
+        "The next paragraph starts here.",
+    ]
+
+
+def test_line_ending_with_a_comma_continues_into_a_capitalised_line():
+    assert _texts("The ministry, the ICRC and the UN agencies,\nUNHCR among them, met on Friday.") == [
+        "The ministry, the ICRC and the UN agencies,\nUNHCR among them, met on Friday."
+    ]
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        "By Anna Petrosyan",
+        "By John Smith and Jane Doe, Meridian Wire",
+        "Reporting by Meridian Wire; Editing by Clare Holloway",
+        "(Reporting by Meridian Wire; Editing by Clare Holloway)",
+        "Photo: Smoke rises over Stepanakert (AFP)",
+        "Refugees queue at the registration centre in Goris (Photo: Reuters)",
+        "© 2023 Meridian Wire. All rights reserved.",
+        "Share: Facebook | X | Telegram",
+        "/Volga Newswire/.",
+        "14.45 BST",
+        "09:15",
+        "Key events",
+        "Tags: refugees, Goris, Artsakh",
+        "Originally published by The Yerevan Observer",
+        "GORIS",
+        "MOSCOW, September 20.",
+    ],
+)
+def test_bylines_captions_and_furniture_lines_are_dropped(furniture):
+    assert _texts(f"Refugees kept arriving on Thursday.\n{furniture}\nThe border stayed open.") == [
+        "Refugees kept arriving on Thursday.",
+        "The border stayed open.",
+    ]
+
+
+def test_related_block_drops_its_link_titles_but_not_the_story_after_it():
+    text = (
+        "The talks ended without agreement.\n"
+        "RECOMMENDED\n"
+        "Armenia says refugees top 50,000\n"
+        "Baku denies blockade\n"
+        "Officials said the road would stay open\n"
+        "for another week.\n"
+    )
+    assert _texts(text) == [
+        "The talks ended without agreement.",
+        "Officials said the road would stay open\nfor another week.",
+    ]
+
+
+def test_repeated_headline_of_a_syndicated_copy_is_kept_once():
+    text = "More than 100,000 have fled Karabakh\nMore than 100,000 have fled Karabakh\nThe count rose overnight."
+    assert _texts(text) == ["More than 100,000 have fled Karabakh", "The count rose overnight."]
+
+
+def test_lone_list_number_joins_its_item():
+    assert _texts("The terms read: «1. Units disarm. 2. Weapons are handed over.»")[0].startswith("The terms read")
+    assert _texts("The statement reads:\n«1. Units of the Defence Army disarm.") == [
+        "The statement reads:",
+        "«1. Units of the Defence Army disarm.",
+    ]
+
+
+def test_shipped_articles_segment_like_their_writers():
+    """segment() finds the writers' sentences in the team-written articles (syndicated copies included)."""
+    from collections import defaultdict
+
+    from training.dataset import load_corpus
+
+    corpus = load_corpus(with_synthetic=False)
+    gold: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for e in corpus.articles:
+        gold[e.doc_id].add((e.start, e.end))
+    found = predicted = 0
+    for doc_id, spans in gold.items():
+        segs = {(s.start, s.end) for s in segment(corpus.texts[doc_id])}
+        found += len(spans & segs)
+        predicted += len(segs)
+    recall, precision = found / sum(map(len, gold.values())), found / predicted
+    assert recall >= 0.97 and precision >= 0.92, (recall, precision)

@@ -34,6 +34,7 @@ class TrainingConfig:
     context_chars: int = 400  # context longer than this is cut from its far end
     freeze_embeddings: bool = True  # the word-embedding matrix stays as pretrained: 25-30% faster on CPU
     use_articles: bool = True  # train on the team-written whole articles (seeds/corpus) beside the seeds
+    article_fraction: float = 1.0  # share of those articles used, whole articles at random (tests use a small one)
     dropout: float = 0.1
     class_weighting: str = "balanced"  # "balanced" (inverse frequency) or "none"
     attribution_loss_weight: float = 1.0
@@ -69,6 +70,8 @@ class TrainingConfig:
             raise bad("context_window", "0 (state and headline only) or a positive number of sentences")
         if not isinstance(self.context_chars, int) or self.context_chars < 50:
             raise bad("context_chars", "an integer of at least 50 characters")
+        if not 0 < self.article_fraction <= 1:
+            raise bad("article_fraction", "a number in (0, 1]")
         if not 0 < self.synthetic_fraction <= 1:
             raise bad("synthetic_fraction", "a number in (0, 1]")
         if self.class_weighting not in ("balanced", "none"):
