@@ -285,6 +285,7 @@ class Inputs:
 
     metrics: Path = Path("reports/eval/metrics.json")
     voices: Path | None = Path("reports/eval/voices.json")
+    articles: Path | None = Path("reports/eval/articles.json")
     curve: Path | None = Path("reports/eval/learning_curve.json")
     scores: Path | None = None
     model: str = "store"
@@ -365,6 +366,9 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
     voices = load_optional_json(
         inputs.voices, "a leave-one-voice-out result", "run 'framing evaluate --protocol voice'", "protocol"
     )
+    articles = load_optional_json(
+        inputs.articles, "a whole-article evaluation", "run 'framing evaluate --protocol camp'", "protocols"
+    )
     curve = load_optional_json(inputs.curve, "a learning curve", "run 'framing learning-curve'", "curve_schema_version")
     if curve is not None and "summary" not in curve:
         raise ReportError(f"{inputs.curve} lacks 'summary'; re-run 'framing learning-curve'")
@@ -431,6 +435,7 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
         "primary": primary,
         "models_sorted": models_sorted,
         "voices": voices,
+        "articles": articles,
         "curve": curve,
         "curve_findings": _curve_findings(curve) if curve else [],
         "scores": scores,
@@ -691,6 +696,40 @@ def make_figures(report: dict[str, Any]) -> list[Figure]:
             _png(fig),
         )
     )
+
+    # --- quality on whole articles: both protocols, every model
+    if report["articles"]:
+        protos = [("seeds", "real seed outlets"), ("camp", "leave-one-camp-out")]
+        rows = [
+            (f"{name} — {label}", r)
+            for key, label in protos
+            for name, r in report["articles"]["protocols"][key]["models"].items()
+        ][::-1]
+        fig, axes = plt.subplots(1, 2, figsize=(10, 0.34 * len(rows) + 1.4), sharey=True)
+        for ax, task in zip(axes, ("frame", "attribution"), strict=True):
+            for k, (name, r) in enumerate(rows):
+                m = r[task]
+                colour = "#0072B2" if "context" in name else "#D55E00" if "sentence" in name else "#555555"
+                ax.plot(m["macro_f1_ci"], [k, k], color=colour, lw=2, alpha=0.8)
+                ax.plot(
+                    [m["macro_f1"]], [k], "o", color=colour, ms=7, markerfacecolor="white" if "camp" in name else colour
+                )
+                ax.text(m["macro_f1_ci"][1] + 0.015, k, fmt(m["macro_f1"]), va="center", fontsize=8)
+            ax.set_xlim(0, 1.05)
+            ax.set_title(f"{task} macro-F1 [95% CI]", loc="left")
+            ax.grid(axis="x", color="#eeeeee")
+        axes[0].set_yticks(range(len(rows)), [n for n, _ in rows])
+        figs.append(
+            Figure(
+                "fig-articles",
+                "Sentence-only against context-reading models on whole articles",
+                "Blue = reads context, orange = sentence alone, grey = TF-IDF; filled dots: trained on team-written "
+                "articles, tested on the real seed reports; open dots: leave-one-camp-out on team-written articles "
+                "(optimistic). Line = 95% bootstrap CI.",
+                "Dot plot of frame and attribution macro-F1 with confidence intervals per model and protocol.",
+                _png(fig),
+            )
+        )
 
     # --- quality: model comparison
     keys = report["models_sorted"][::-1]
@@ -979,6 +1018,8 @@ def expected_figure_ids(report: dict[str, Any]) -> list[str]:
         "fig-confusion-attribution",
         "fig-reliability",
     ]
+    if report["articles"]:
+        ids.append("fig-articles")
     if report["curve"]:
         ids.append("fig-learning-curve")
     if set(report["metrics"]["source_profiles"].get("gold", {})) & set(
@@ -1093,6 +1134,13 @@ def render_markdown(report: dict[str, Any], figures: Sequence[Figure], figure_di
         ],
     )
     out += fig("fig-data-labels")
+    if report["articles"]:
+        from eval.articles import articles_markdown
+
+        body = articles_markdown(report["articles"]).split("\n", 2)[2]  # without its own title
+        out += ["## Quality on whole articles (closest to real outlets)", ""]
+        out += [line.replace("## ", "### ", 1) if line.startswith("## ") else line for line in body.splitlines()]
+        out += fig("fig-articles")
     out += [
         "## Quality",
         "",

@@ -5,7 +5,8 @@ What it does, in one run:
 1. starts ``python -m bentoml serve serving.service:FramingService`` on 127.0.0.1 (a free
    port) from the repository root, waits for ``GET /readyz`` (bounded), and always stops it;
 2. for every (concurrency, sentences-per-request) pair sends a fixed number of
-   ``POST /classify`` requests built from the seed sentences (cycled deterministically),
+   ``POST /classify`` requests built from the seed sentences (cycled deterministically; as
+   ``{text, context}`` items with the context ``/score`` would build when the model reads it),
    and records per-request latency, errors, wall time and the server's peak RSS (the server
    process and all its children, sampled with psutil while the load runs);
 3. runs the same sentences through ``transformers.pipeline("text-classification")`` on the
@@ -282,7 +283,7 @@ def run_baseline(
     calls = _request_batches(sentences, max(1, total // batch_size), batch_size)
     kwargs = {"batch_size": batch_size, "truncation": True, "max_length": max_length}
     for batch in calls[:warmup]:
-        pipe(batch, **kwargs)
+        pipe([_pipe_input(x) for x in batch], **kwargs)
     me = psutil.Process()
     latencies: list[float] = []
     labels: list[str] = []
@@ -290,7 +291,7 @@ def run_baseline(
         t0 = time.perf_counter()
         for batch in calls:
             c0 = time.perf_counter()
-            out = pipe(batch, **kwargs)
+            out = pipe([_pipe_input(x) for x in batch], **kwargs)
             latencies.append(time.perf_counter() - c0)
             labels.extend(o["label"] for o in out)
         wall = time.perf_counter() - t0
@@ -375,7 +376,8 @@ def print_table(rows: list[Row], title: str) -> None:
     console.print(table)
 
 
-def _seed_sentences(seeds: Path | None) -> list[str]:
+def _seed_sentences(seeds: Path | None, context: tuple[int, int] | None = None) -> list[Any]:
+    """The seed sentences as /classify items: strings, or ``{text, context}`` for a context-reading model."""
     from model.schema import SchemaError
     from training.annotations import AnnotationError
     from training.dataset import SeedPaths, load_corpus
@@ -384,10 +386,25 @@ def _seed_sentences(seeds: Path | None) -> list[str]:
         corpus = load_corpus(SeedPaths(seeds) if seeds else None, with_synthetic=False)
     except (AnnotationError, SchemaError, OSError) as exc:
         _fail(f"cannot read the seed sentences: {exc}")
-    sentences = [e.clean for e in corpus.seeds if e.clean.strip()]
-    if not sentences:
+    examples = [e for e in corpus.seeds if e.clean.strip()]
+    if not examples:
         _fail("the seed corpus has no sentences to send")
-    return sentences
+    if context is None:
+        return [e.clean for e in examples]
+    return [
+        {"text": e.clean, "context": e.context} if e.context else e.clean
+        for e in corpus.with_context(examples, *context)
+    ]
+
+
+def _pipe_input(item: Any) -> Any:
+    """A /classify item as transformers' text-classification pipeline takes it (a sentence pair)."""
+    return {"text": item["text"], "text_pair": item["context"]} if isinstance(item, dict) else item
+
+
+def _model_context(model_dir: Path) -> tuple[int, int] | None:
+    config = json.loads((model_dir / "training_config.json").read_text())
+    return (int(config["context_window"]), int(config["context_chars"])) if config.get("context") else None
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -426,7 +443,10 @@ def main(
     command = [sys.executable, "-m", "serving.benchmark", *sys.argv[1:]]
 
     tag = _check_store()
-    sentences = _seed_sentences(seeds)
+    import bentoml
+
+    model_dir = model or Path(bentoml.models.get(MODEL_TAG).path)
+    sentences = _seed_sentences(seeds, _model_context(model_dir))
     machine = _machine()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     err_console.print(
@@ -464,12 +484,11 @@ def main(
     baseline_rows: list[Row] = []
     baseline_info: dict[str, Any] = {"note": BASELINE_NOTE}
     if baseline:
-        import bentoml
-
-        model_dir = model or Path(bentoml.models.get(MODEL_TAG).path)
         err_console.print(f"baseline: transformers pipeline on {model_dir}", highlight=False)
         pipe, clf = build_baseline(model_dir)
-        weight_diff = check_same_weights(pipe, clf, sentences[:8])
+        weight_diff = check_same_weights(
+            pipe, clf, [_pipe_input(x)["text"] if isinstance(x, dict) else x for x in sentences[:8]]
+        )
         if weight_diff > 1e-3:
             _fail(f"the baseline model does not reproduce the service model's logits (max diff {weight_diff:.2e})")
         total = requests * max(spr)
@@ -477,12 +496,14 @@ def main(
         for bs in (1, 16):
             row, batches, labels = run_baseline(pipe, sentences, bs, total, clf.max_length, warmup)
             baseline_rows.append(row)
-            pipe_labels.update(zip((s for b in batches for s in b), labels, strict=True))
+            pipe_labels.update(zip((json.dumps(s) for b in batches for s in b), labels, strict=True))
         # Informational only (see BASELINE_NOTE): how often the CLS-pooled pipeline agrees
         # with the service's mean-pooled frame label on the same sentences.
-        distinct = list(pipe_labels)
-        ours = [p.frame for p in clf.predict(distinct)]
-        agree = sum(a == pipe_labels[s] for s, a in zip(distinct, ours, strict=True))
+        distinct = [json.loads(k) for k in pipe_labels]
+        texts = [x["text"] if isinstance(x, dict) else x for x in distinct]
+        contexts = [x["context"] if isinstance(x, dict) else "" for x in distinct]
+        ours = [p.frame for p in clf.predict(texts, contexts=contexts)]
+        agree = sum(a == pipe_labels[json.dumps(s)] for s, a in zip(distinct, ours, strict=True))
         baseline_info.update(
             {
                 "model_dir": str(model_dir),

@@ -294,6 +294,10 @@ def report(
     curve: Path | None = typer.Option(
         Path("reports/eval/learning_curve.json"), help="learning_curve.json from 'framing learning-curve' (if present)."
     ),
+    articles: Path | None = typer.Option(
+        Path("reports/eval/articles.json"),
+        help="articles.json from 'framing evaluate --protocol camp' (if present): the whole-article protocols.",
+    ),
     scores: Path | None = typer.Option(None, help="Output folder of 'framing score' (sources.csv, sentences.*)."),
     model: str = typer.Option(
         "store", help="Model for provenance: a saved model folder, 'store' (latest in the BentoML store) or 'none'."
@@ -306,7 +310,9 @@ def report(
     try:
         paths = write_report(
             out,
-            Inputs(metrics=metrics, voices=voices, curve=curve, scores=scores, model=model, seeds=seeds),
+            Inputs(
+                metrics=metrics, voices=voices, articles=articles, curve=curve, scores=scores, model=model, seeds=seeds
+            ),
             log=console.print,
         )
     except ReportError as exc:

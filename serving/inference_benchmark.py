@@ -8,7 +8,8 @@ What it does, in one run on one machine:
    batched, our fp32 torch path, ONNX Runtime fp32 and ONNX Runtime int8 -- and records each
    one's model load time and peak RSS (``ru_maxrss`` of its own process);
 2. sends every worker the same calls of ``--call-size`` sentences (the seed sentences and
-   the synthetic multi-voice sentences, in file order; a call is what one batch-scoring chunk
+   the team-written article sentences, in file order, each with the context the model reads:
+   ``model.context``, the same pairs for every contender; a call is what one batch-scoring chunk
    or one merged service batch hands the model, and each path batches it its own way:
    ``--batch-size`` for ours, 1 or 32 for the pipeline) for ``--rounds`` rounds, taking turns,
    so a busy machine slows every contender alike; records sentences/s (median round) and
@@ -69,16 +70,18 @@ def _worker(conn: Any, model_dir: str, kind: str, setting: Any, batch_size: int 
 
         pipe, _ = build_baseline(Path(model_dir))
 
-        def run(batch: list[str]) -> Any:
-            return pipe(batch, batch_size=setting, truncation=True, max_length=max_length)
+        def run(batch: list[tuple[str, str]]) -> Any:
+            inputs = [{"text": s, "text_pair": c} if c else s for s, c in batch]
+            return pipe(inputs, batch_size=setting, truncation=True, max_length=max_length)
 
     else:
         from model.classifier import FramingClassifier
 
         clf = FramingClassifier.load(model_dir, backend=setting)
 
-        def run(batch: list[str]) -> Any:
-            return clf.predict_proba(batch, batch_size=batch_size)
+        def run(batch: list[tuple[str, str]]) -> Any:
+            contexts = [c for _, c in batch] if clf.context_settings else None
+            return clf.predict_proba([s for s, _ in batch], batch_size=batch_size, contexts=contexts)
 
     load_s = time.perf_counter() - t0
     conn.send({"load_s": round(load_s, 2)})
@@ -189,7 +192,9 @@ def main(
         int | None, typer.Option(min=1, help="Our model's forward batch [default: the model's, 16].")
     ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Timed rounds per contender (taking turns).")] = 3,
-    loso: Annotated[bool, typer.Option(help="Also train LOSO fold models and compare backends' macro-F1.")] = True,
+    loso: Annotated[
+        bool, typer.Option(help="Also train LOSO fold models and compare backends' macro-F1 (sentence-only, slow).")
+    ] = False,
 ) -> None:
     """Throughput, latency, memory, load time and agreement of every inference path, in one run."""
     import bentoml
@@ -207,11 +212,15 @@ def main(
     if not (model / ONNX_FILE).is_file():
         err.print(f"[red]error:[/] {model} has no {ONNX_FILE}; re-train ('make train') to export it")
         raise typer.Exit(2)
-    corpus = load_corpus()
+    corpus = load_corpus(with_synthetic=False)
     seed_n = len(corpus.seeds)
-    sentences = [e.clean for e in corpus.seeds] + [e.clean for e in corpus.synthetic]
+    config = json.loads((model / "training_config.json").read_text())
+    examples = [*corpus.seeds, *corpus.articles]
+    if config.get("context"):
+        examples = corpus.with_context(examples, config["context_window"], config["context_chars"])
+    sentences = [(e.clean, e.context) for e in examples]
     calls = [sentences[i : i + call_size] for i in range(0, len(sentences), call_size)]
-    max_length = int(json.loads((model / "training_config.json").read_text()).get("max_length", 128))
+    max_length = int(config.get("max_length", 128))
     machine = {**_machine(), "onnx_threads": default_threads()}  # before the load: its load average is "at start"
     ctx = mp.get_context("spawn")
     err.print(f"model {model}; {len(sentences)} sentences in {len(calls)} calls of {call_size}; {rounds} rounds")
@@ -287,7 +296,14 @@ def main(
         "command": [sys.executable, "-m", "serving.inference_benchmark", *sys.argv[1:]],
         "model": str(model),
         "machine": machine,
-        "settings": {"sentences": len(sentences), "call_size": call_size, "batch_size": batch_size, "rounds": rounds},
+        "settings": {
+            "sentences": len(sentences),
+            "with_context": bool(config.get("context")),
+            "mean_context_chars": round(float(np.mean([len(c) for _, c in sentences])), 1),
+            "call_size": call_size,
+            "batch_size": batch_size,
+            "rounds": rounds,
+        },
         "baseline": BASELINE,
         "targets": {"speedup": 3.0, "frame_agreement_seed": AGREEMENT_BAR, "loso_macro_f1_loss": LOSO_BAR},
         "rows": rows,
