@@ -102,6 +102,12 @@ def train(
     encoder: str | None = typer.Option(None, help="'default' (bundled MiniLM) or a Hugging Face model folder."),
     synthetic: bool | None = typer.Option(None, "--synthetic/--no-synthetic", help="Train with the synthetic set."),
     synthetic_fraction: float | None = typer.Option(None, help="Use this share of the synthetic set (0-1]."),
+    article_fraction: float | None = typer.Option(
+        None, help="Use this share of the team-written articles (0-1], whole articles at random."
+    ),
+    context: bool | None = typer.Option(
+        None, "--context/--no-context", help="Read each sentence with its article context (the default)."
+    ),
     cv_metrics: Path | None = typer.Option(
         Path("reports/eval/metrics.json"),
         help="metrics.json from 'framing evaluate' to attach (and take the CV-chosen epochs from).",
@@ -121,7 +127,13 @@ def train(
     if epochs is None and (epochs := recommended_epochs(cv_metrics)):
         console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
     config = _config(
-        config_file, epochs=epochs, encoder=encoder, use_synthetic=synthetic, synthetic_fraction=synthetic_fraction
+        config_file,
+        epochs=epochs,
+        encoder=encoder,
+        use_synthetic=synthetic,
+        synthetic_fraction=synthetic_fraction,
+        article_fraction=article_fraction,
+        context=context,
     )
     corpus = _corpus(seeds, with_synthetic=config.use_synthetic)
     if cv_metrics is not None and cv_metrics.is_file():
@@ -131,9 +143,11 @@ def train(
                 f"[yellow]warning:[/] {cv_metrics} was computed on other data ({measured_on}, now "
                 f"{corpus.fingerprint}); its metrics describe that data. Re-run 'framing evaluate'."
             )
+    n_articles = round(len(corpus.articles) * config.article_fraction) if config.use_articles else 0
     console.print(
-        f"training on {len(corpus.seeds)} seed + {len(corpus.synthetic) if config.use_synthetic else 0} "
-        f"synthetic sentences, {config.epochs} epochs, encoder {config.encoder}"
+        f"training on {len(corpus.seeds)} seed + ~{n_articles} article + "
+        f"{len(corpus.synthetic) if config.use_synthetic else 0} synthetic sentences, {config.epochs} epochs, "
+        f"encoder {config.encoder}, {'with' if config.context else 'without'} context"
     )
     try:
         clf, card, metadata = train_final(corpus, config, cv_metrics=cv_metrics, progress=console.print)

@@ -87,7 +87,7 @@ def test_evaluate_then_train_end_to_end(tmp_path):
             "train",
             "--cv-metrics",
             str(out / "metrics.json"),
-            "--synthetic-fraction",
+            "--article-fraction",
             "0.05",
             "--export",
             str(export),

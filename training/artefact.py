@@ -126,7 +126,7 @@ def model_card(corpus: Corpus, config: TrainingConfig, examples: list, cv: dict[
                 )
             lines.append("")
     if cv.get("models"):
-        lines.append(f"Seed leave-one-source-out cross-validation, sentence-only models ({cv.get('created')}):")
+        lines.append(f"Leave-one-source-out cross-validation on the seeds, sentence-only models ({cv.get('created')}):")
         lines.append("")
         lines.append("| model | frame macro-F1 [95% CI] | attribution macro-F1 [95% CI] |")
         lines.append("|---|---|---|")
