@@ -10,9 +10,10 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcard seeds/articles/*.txt) $(wildcard seeds/synthetic/*.jsonl)
+CORPUS  := seeds/corpus/annotations.jsonl seeds/corpus/articles.csv $(wildcard seeds/corpus/articles/*.txt)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv browser data evaluate voices train learning-curve report run serve bench bench-batch bench-inference test test-fast lint format all clean
+.PHONY: venv browser data evaluate voices articles train learning-curve report run serve bench bench-batch bench-inference test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,7 +44,15 @@ $(VOICES): $(METRICS) | venv
 	$(BIN)/framing evaluate --protocol voice --out reports/eval
 voices: $(VOICES)
 
-## train: train on all data (epochs from the CV run) and register framing-classifier in the BentoML store
+## articles: whole-article protocols (leave-one-camp-out, articles -> real seeds; sentence-only vs context;
+## ~60 min on 2 cores, finished folds are cached and resume) -> reports/eval/articles.{json,md}
+ARTICLES := reports/eval/articles.json
+$(ARTICLES): $(SEEDS) $(CORPUS) eval/articles.py model/context.py | venv
+	$(BIN)/framing evaluate --protocol camp --epochs 2 --out reports/eval
+articles: $(ARTICLES)
+
+## train: train on all data (epochs from the whole-article evaluation, else the CV run) and register
+## framing-classifier in the BentoML store
 train: venv
 	$(BIN)/framing train --cv-metrics $(METRICS)
 
@@ -55,7 +64,7 @@ $(CURVE): $(SEEDS) eval/learning_curve.py | venv
 learning-curve: $(CURVE)
 
 ## report: self-contained HTML + Markdown report -> reports/html/ (make report SCORES=DIR adds a 'framing score' folder)
-REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard $(VOICES)) $(wildcard seeds/agreement/*.jsonl) \
+REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard $(VOICES)) $(wildcard $(ARTICLES)) $(wildcard seeds/agreement/*.jsonl) \
                  eval/report.py eval/agreement.py eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
 reports/html/index.html: $(REPORT_INPUTS) | venv
 	$(BIN)/framing report --out reports/html $(if $(SCORES),--scores $(SCORES))
@@ -92,7 +101,7 @@ lint: venv
 format: venv
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-all: data evaluate voices train
+all: data evaluate voices articles train
 
 clean:
 	rm -rf reports .bentoml .pytest_cache

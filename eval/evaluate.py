@@ -25,6 +25,7 @@ import numpy as np
 
 from eval.metrics import classification_metrics
 from model.profiles import source_profiles
+from model.tfidf import logreg
 from training.annotations import Example
 from training.config import TrainingConfig
 from training.dataset import Corpus
@@ -59,12 +60,6 @@ def _fit_predict_sklearn(
     return proba
 
 
-def _logreg():
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0)
-
-
 def majority_baseline(
     train: Sequence[Example], test: Sequence[Example], corpus: Corpus
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -77,21 +72,13 @@ def majority_baseline(
 
 
 def tfidf_baseline(train: Sequence[Example], test: Sequence[Example], corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion
+    """Word+char TF-IDF and logistic regression (``model.tfidf``, also the ensemble partner) on the sentences."""
+    from model.tfidf import TfidfHeads
 
-    vec = FeatureUnion(
-        [
-            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
-        ]
+    heads = TfidfHeads(corpus.schema).fit(
+        [e.clean for e in train], [e.frame for e in train], [e.attribution for e in train]
     )
-    x_train = vec.fit_transform([e.clean for e in train])
-    x_test = vec.transform([e.clean for e in test])
-    return (
-        _fit_predict_sklearn(_logreg, x_train, [e.frame for e in train], x_test, corpus.schema.frame_names),
-        _fit_predict_sklearn(_logreg, x_train, [e.attribution for e in train], x_test, corpus.schema.attribution_names),
-    )
+    return heads.predict_proba([e.clean for e in test])
 
 
 class FrozenEmbeddings:
@@ -127,9 +114,9 @@ def minilm_baseline(embed: FrozenEmbeddings) -> Callable[..., tuple[np.ndarray, 
     def run(train: Sequence[Example], test: Sequence[Example], corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
         x_train, x_test = embed([e.clean for e in train]), embed([e.clean for e in test])
         return (
-            _fit_predict_sklearn(_logreg, x_train, [e.frame for e in train], x_test, corpus.schema.frame_names),
+            _fit_predict_sklearn(logreg, x_train, [e.frame for e in train], x_test, corpus.schema.frame_names),
             _fit_predict_sklearn(
-                _logreg, x_train, [e.attribution for e in train], x_test, corpus.schema.attribution_names
+                logreg, x_train, [e.attribution for e in train], x_test, corpus.schema.attribution_names
             ),
         )
 

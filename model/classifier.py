@@ -33,6 +33,7 @@ from model.onnx_backend import (
     top2_margin,
 )
 from model.schema import Schema
+from model.tfidf import TfidfHeads
 
 # Fixed file names: save() and load() are mirror images.
 WEIGHTS_FILE = "model.safetensors"
@@ -155,6 +156,7 @@ class FramingClassifier:
         self.config = config or {}
         self.metrics = metrics or {}
         self.info = info or {}
+        self.tfidf: TfidfHeads | None = None  # averaged in when the model was trained with ensemble_tfidf
         self.runner: OnnxRunner | None = None  # set by load() for the ONNX backends
         self.guard: OnnxRunner | None = None  # fp32 re-check of close int8 calls ('onnx-int8-guarded')
         self.backend = "torch"
@@ -263,6 +265,10 @@ class FramingClassifier:
         if self.guard is not None:  # int8 answers too close to call are recomputed in fp32
             low = (top2_margin(frame_p) < GUARD_MARGIN) | (top2_margin(attr_p) < GUARD_MARGIN)
             self._fill(low.nonzero().flatten().tolist(), token_ids, batch_size, frame_p, attr_p, self.guard)
+        if self.tfidf is not None:  # the measured ensemble: the mean of both models' probabilities
+            tf_f, tf_a = self.tfidf.predict_proba(sentences)
+            frame_p = (frame_p + torch.from_numpy(tf_f).float()) / 2
+            attr_p = (attr_p + torch.from_numpy(tf_a).float()) / 2
         return frame_p, attr_p
 
     def _fill(
@@ -323,6 +329,8 @@ class FramingClassifier:
         config = dict(self.config, max_length=self.max_length)
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str))
         (directory / METRICS_FILE).write_text(json.dumps(self.metrics, indent=2))
+        if self.tfidf is not None:
+            self.tfidf.save(directory)
         self.info["onnx"] = self._export_onnx(directory)
         (directory / INFO_FILE).write_text(json.dumps(self.info, indent=2, default=str))
         if card is not None:
@@ -410,6 +418,7 @@ class FramingClassifier:
             info=read(INFO_FILE),
             model_loader=build,
         )
+        clf.tfidf = TfidfHeads.load(directory, schema)
         clf.use_backend(backend or os.environ.get("FRAMING_BACKEND", "auto"), directory, threads)
         if clf.runner is None:
             clf.model  # noqa: B018 - torch backend: load the weights now, not on the first request

@@ -124,6 +124,10 @@ def train(
         _fail("--no-store needs --export DIR, or the trained model would be thrown away")
     from eval.evaluate import recommended_epochs
 
+    articles_json = cv_metrics.parent / "articles.json" if cv_metrics is not None else None
+    if epochs is None and articles_json is not None and articles_json.is_file():
+        epochs = json.loads(articles_json.read_text())["config"]["epochs"]
+        console.print(f"epochs: {epochs} (as the whole-article evaluation in {articles_json} measured them)")
     if epochs is None and (epochs := recommended_epochs(cv_metrics)):
         console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
     config = _config(

@@ -192,6 +192,9 @@ def main(
         int | None, typer.Option(min=1, help="Our model's forward batch [default: the model's, 16].")
     ] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Timed rounds per contender (taking turns).")] = 3,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Use the first N sentences (seeds first, then articles) [default: all].")
+    ] = None,
     loso: Annotated[
         bool, typer.Option(help="Also train LOSO fold models and compare backends' macro-F1 (sentence-only, slow).")
     ] = False,
@@ -218,7 +221,8 @@ def main(
     examples = [*corpus.seeds, *corpus.articles]
     if config.get("context"):
         examples = corpus.with_context(examples, config["context_window"], config["context_chars"])
-    sentences = [(e.clean, e.context) for e in examples]
+    sentences = [(e.clean, e.context) for e in examples][:limit]
+    seed_n = min(seed_n, len(sentences))
     calls = [sentences[i : i + call_size] for i in range(0, len(sentences), call_size)]
     max_length = int(config.get("max_length", 128))
     machine = {**_machine(), "onnx_threads": default_threads()}  # before the load: its load average is "at start"
@@ -301,6 +305,7 @@ def main(
             "with_context": bool(config.get("context")),
             "mean_context_chars": round(float(np.mean([len(c) for _, c in sentences])), 1),
             "call_size": call_size,
+            "limit": limit,
             "batch_size": batch_size,
             "rounds": rounds,
         },

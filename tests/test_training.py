@@ -130,3 +130,31 @@ def test_seed_weight_repeats_real_sentences_only_beside_synthetic_ones():
     assert all(mixed.count(e) == 3 for e in seeds) and all(mixed.count(e) == 1 for e in synthetic)
     assert weight_seeds(seeds, 3) == seeds  # seed-only training is not changed into more epochs
     assert weight_seeds(seeds + synthetic, 1) == seeds + synthetic
+
+
+@pytest.mark.slow
+def test_tfidf_ensemble_travels_with_the_model_and_is_averaged_in(tmp_path):
+    """ensemble_tfidf: the saved folder holds the TF-IDF heads; loading gives the mean of both models' rows."""
+    import numpy as np
+
+    from model.classifier import FramingClassifier
+    from model.tfidf import TFIDF_FILE, TfidfHeads
+    from training.artefact import train_final
+    from training.dataset import load_corpus
+
+    corpus = load_corpus(with_synthetic=False)
+    config = TrainingConfig(epochs=1, article_fraction=0.03, batch_size=32, seed=5, ensemble_tfidf=True)
+    clf, card, _ = train_final(corpus, config, progress=lambda _m: None)
+    assert clf.tfidf is not None and "TF-IDF" in card
+    clf.save(tmp_path / "m")
+    assert (tmp_path / "m" / TFIDF_FILE).is_file()
+    loaded = FramingClassifier.load(tmp_path / "m", backend="torch")
+    probe = [e.clean for e in corpus.seeds[:12]]
+    both_f, both_a = loaded.predict_proba(probe)
+    tfidf = TfidfHeads.load(tmp_path / "m", corpus.schema)
+    tf_f, tf_a = tfidf.predict_proba(probe)
+    loaded.tfidf = None
+    alone_f, alone_a = loaded.predict_proba(probe)
+    assert np.allclose(both_f.numpy(), (alone_f.numpy() + tf_f) / 2, atol=1e-6)
+    assert np.allclose(both_a.numpy(), (alone_a.numpy() + tf_a) / 2, atol=1e-6)
+    assert not np.allclose(both_f.numpy(), alone_f.numpy())

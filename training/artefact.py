@@ -88,7 +88,13 @@ def model_card(corpus: Corpus, config: TrainingConfig, examples: list, cv: dict[
         "Labels each sentence of a news article with the frame it carries and whether the outlet adopts,",
         "attributes or distances it. Schema: "
         f"`{corpus.schema.name}`; frames {', '.join(corpus.schema.frame_names)}; attributions "
-        f"{', '.join(corpus.schema.attribution_names)}. It reads {reads}.",
+        f"{', '.join(corpus.schema.attribution_names)}. It reads {reads}"
+        + (
+            "; its probabilities are averaged with word+char TF-IDF logistic-regression heads trained on the same "
+            "sentences (model.tfidf)."
+            if config.ensemble_tfidf
+            else "."
+        ),
         "",
         "## Training data",
         f"- {n_seed} annotated sentences of {len({e.source for e in corpus.seeds})} real seed reports (third-party "
@@ -179,6 +185,12 @@ def train_final(
     examples = training_examples(corpus, config)
     start = time.perf_counter()
     clf, logs = train_classifier(examples, corpus.schema, config, progress=progress)
+    if config.ensemble_tfidf:
+        from model.tfidf import TfidfHeads
+
+        clf.tfidf = TfidfHeads(corpus.schema).fit(
+            [e.clean for e in examples], [e.frame for e in examples], [e.attribution for e in examples]
+        )
     seconds = time.perf_counter() - start
     examples = select_synthetic(examples, config.synthetic_fraction, config.seed)
     n_synth = sum(e.synthetic for e in examples)

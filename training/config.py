@@ -33,6 +33,9 @@ class TrainingConfig:
     context_window: int = 1
     context_chars: int = 400  # context longer than this is cut from its far end
     freeze_embeddings: bool = True  # the word-embedding matrix stays as pretrained: 25-30% faster on CPU
+    # average the fine-tuned model's probabilities with word+char TF-IDF heads (model.tfidf) trained on the same
+    # sentences; chosen by the whole-article evaluation (README, "Evaluation")
+    ensemble_tfidf: bool = False
     use_articles: bool = True  # train on the team-written whole articles (seeds/corpus) beside the seeds
     article_fraction: float = 1.0  # share of those articles used, whole articles at random (tests use a small one)
     dropout: float = 0.1
