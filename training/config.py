@@ -35,7 +35,7 @@ class TrainingConfig:
     freeze_embeddings: bool = True  # the word-embedding matrix stays as pretrained: 25-30% faster on CPU
     # average the fine-tuned model's probabilities with word+char TF-IDF heads (model.tfidf) trained on the same
     # sentences; chosen by the whole-article evaluation (README, "Evaluation")
-    ensemble_tfidf: bool = False
+    ensemble_tfidf: bool = True
     use_articles: bool = True  # train on the team-written whole articles (seeds/corpus) beside the seeds
     article_fraction: float = 1.0  # share of those articles used, whole articles at random (tests use a small one)
     dropout: float = 0.1
