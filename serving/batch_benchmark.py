@@ -63,14 +63,22 @@ def synthetic_corpus(sentences: list[str], n_articles: int, seed: int) -> list[d
     return articles
 
 
-def naive_loop(pipe: Any, articles: list[dict[str, Any]], max_length: int) -> tuple[float, int]:
-    """(seconds, sentences): one article at a time, one sentence per pipeline forward pass."""
-    from model.text import segment
+def naive_loop(
+    pipe: Any, articles: list[dict[str, Any]], max_length: int, context: tuple[int, int] | None = None
+) -> tuple[float, int]:
+    """(seconds, sentences): one article at a time, one sentence per pipeline forward pass.
+
+    With ``context`` (the model's window and budget) each sentence goes in with the context the
+    model reads, as a ``text``/``text_pair`` input: the same inputs the batch engine gives the model.
+    """
+    from serving.scoring import segment_articles, unit_contexts
 
     n_sent = 0
     t0 = time.perf_counter()
     for art in articles:
-        batch = [s.clean for s in segment(art["text"])]
+        units, _, _ = segment_articles([art])
+        contexts = unit_contexts([art], units, context) or [""] * len(units)
+        batch = [{"text": s.clean, "text_pair": c} if c else s.clean for (_, s), c in zip(units, contexts, strict=True)]
         if batch:
             pipe(batch, truncation=True, max_length=max_length)
         n_sent += len(batch)
@@ -150,7 +158,7 @@ def main(
             _fail(f"the baseline does not reproduce the model's logits (max diff {diff:.2e})")
         pipe(seeds[:4], truncation=True, max_length=clf.max_length)  # warm-up, unmeasured
         err_console.print("naive loop: one article at a time, one sentence per forward pass ...", highlight=False)
-        seconds, base_sent = naive_loop(pipe, corpus, clf.max_length)
+        seconds, base_sent = naive_loop(pipe, corpus, clf.max_length, clf.context_settings)
         rows.append(
             {
                 "name": "naive loop: transformers.pipeline per article (batch 1)",

@@ -131,6 +131,8 @@ def test_guarded_int8_keeps_confident_int8_rows_and_recomputes_close_calls_in_fp
     guarded = FramingClassifier.load(export, backend="onnx-int8-guarded")
     int8 = FramingClassifier.load(export, backend="onnx-int8")
     fp32 = FramingClassifier.load(export, backend="onnx")
+    for clf in (guarded, int8, fp32):  # the guard judges the network's int8 rows, before any TF-IDF average
+        clf.tfidf = None
     many = SENTENCES * 3 + ["Azerbaijan restored its sovereignty.", "Genocide", "Aid trucks entered via Lachin."]
     gf, ga = guarded.predict_proba(many)
     qf, qa = int8.predict_proba(many)

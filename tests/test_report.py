@@ -26,6 +26,7 @@ ARTIFACTS = ROOT / "artifacts/test-report"  # gitignored: the screenshot a revie
 
 ALL_FIGURES = [
     "fig-data-labels",
+    "fig-articles",
     "fig-quality-models",
     "fig-confusion-frame",
     "fig-confusion-attribution",
@@ -137,7 +138,7 @@ def test_page_loads_offline_without_errors_and_shows_every_figure(built: dict, c
         assert page.evaluate(f"document.querySelector('figure#{fid} img').naturalWidth") > 200
         assert figure.locator("figcaption").inner_text().strip()
     assert page.locator("img").count() == len(ALL_FIGURES)
-    for section in ("data", "quality", "sources", "same-story", "errors", "provenance"):
+    for section in ("data", "articles", "quality", "sources", "same-story", "errors", "provenance"):
         assert page.locator(f"section#{section} h2").is_visible()
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -206,6 +207,23 @@ def test_markdown_carries_the_same_numbers(built: dict) -> None:
     for fid in ALL_FIGURES:  # figures referenced from the Markdown exist beside it
         assert f"(figures/{fid}.png)" in md
         assert (built["out"] / "figures" / f"{fid}.png").stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_whole_article_protocols_are_shown_with_their_numbers(built: dict) -> None:
+    """The page and the Markdown carry reports/eval/articles.json's figures for both protocols and every model."""
+    import json
+
+    articles = json.loads((ROOT / "reports" / "eval" / "articles.json").read_text())
+    for key in ("seeds", "camp"):
+        for name, r in articles["protocols"][key]["models"].items():
+            for task in ("frame", "attribution"):
+                assert built["cells"][(f"{key}:{name}", f"{task}.macro_f1")] == fmt(r[task]["macro_f1"])
+    md = built["md"]
+    assert "## Quality on whole articles (closest to real outlets)" in md
+    assert md.index("## Quality on whole articles") < md.index("## Quality\n")
+    best = articles["protocols"]["camp"]["models"]["ensemble_context"]["frame"]
+    assert f"| ensemble_context | {best['macro_f1']:.3f} [{best['macro_f1_ci'][0]:.2f}" in md
 
 
 @pytest.mark.slow
