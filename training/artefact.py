@@ -155,15 +155,10 @@ def model_card(corpus: Corpus, config: TrainingConfig, examples: list, cv: dict[
     return "\n".join(lines) + "\n"
 
 
-def training_examples(
-    corpus: Corpus, config: TrainingConfig, seeds: list | None = None, articles: list | None = None
-) -> list:
-    """The examples ``config`` trains on (seeds, whole articles, synthetic sentences), with context if it reads it.
-
-    ``seeds``/``articles`` default to the whole corpus; evaluation passes its training folds.
-    """
-    seeds = corpus.seeds if seeds is None else seeds
-    articles = (corpus.articles if articles is None else articles) if config.use_articles else []
+def training_examples(corpus: Corpus, config: TrainingConfig) -> list:
+    """The examples ``config`` trains on (seeds, whole articles, synthetic sentences), with context if it reads it."""
+    seeds = corpus.seeds
+    articles = corpus.articles if config.use_articles else []
     if config.article_fraction < 1:
         import random
 
