@@ -73,20 +73,26 @@ def data(
                 "run 'framing data --update-checksums'"
             )
     schema = corpus.schema
-    table = Table(title=f"Seed sentences per source and frame ({len(corpus.seeds)} total)")
-    table.add_column("source")
-    for f in schema.frame_names:
-        table.add_column(f, justify="right")
-    for a in schema.attribution_names:
-        table.add_column(a, justify="right")
-    for src in sorted({e.source for e in corpus.seeds}):
-        rows = [e for e in corpus.seeds if e.source == src]
-        table.add_row(
-            src,
-            *[str(sum(e.frame == f for e in rows)) for f in schema.frame_names],
-            *[str(sum(e.attribution == a for e in rows)) for a in schema.attribution_names],
-        )
-    Console(width=max(120, Console().width)).print(table)
+    for title, examples, key in (
+        (f"Seed sentences per source and frame ({len(corpus.seeds)} total)", corpus.seeds, "source"),
+        (f"Team-written article sentences per camp ({len(corpus.articles)} total)", corpus.articles, "camp"),
+    ):
+        if not examples:
+            continue
+        table = Table(title=title)
+        table.add_column(key)
+        for f in schema.frame_names:
+            table.add_column(f, justify="right")
+        for a in schema.attribution_names:
+            table.add_column(a, justify="right")
+        for group in sorted({getattr(e, key) for e in examples}):
+            rows = [e for e in examples if getattr(e, key) == group]
+            table.add_row(
+                group,
+                *[str(sum(e.frame == f for e in rows)) for f in schema.frame_names],
+                *[str(sum(e.attribution == a for e in rows)) for a in schema.attribution_names],
+            )
+        Console(width=max(120, Console().width)).print(table)
     console.print(f"folds: {corpus.plan.fold_sources}")
     console.print(
         f"synthetic: {len(corpus.synthetic)} used, {len(corpus.dropped_synthetic)} dropped as near-duplicates "
