@@ -17,6 +17,8 @@ def test_data_command_validates_and_prints_counts():
     result = runner.invoke(app, ["data"])
     assert result.exit_code == 0, result.output
     assert "albiseyler" in result.output and "unknown-000+unknown-002" in result.output
+    assert "Team-written article sentences per camp (" in " ".join(result.output.split())
+    assert all(f"│ {camp} " in result.output for camp in ("AZ", "ARM", "RU", "TR", "WEST", "INTL"))
 
 
 def test_evaluate_rejects_unknown_model(tmp_path):
