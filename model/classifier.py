@@ -198,9 +198,9 @@ class FramingClassifier:
     @property
     def context_settings(self) -> tuple[int, int] | None:
         """(window, max characters) when this model reads sentences with their context, else None."""
-        if not self.config.get("context"):
-            return None
-        return int(self.config.get("context_window", 1)), int(self.config.get("context_chars", 400))
+        from model.context import context_settings
+
+        return context_settings(self.config)
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")

@@ -19,11 +19,12 @@ from the far end, never the sentence itself).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-DEFAULT_WINDOW = 2  # sentences before and after; chosen by cross-validation (README, "Context")
-MAX_CONTEXT_CHARS = 600  # ~130 MiniLM tokens; the sentence itself is never cut
+DEFAULT_WINDOW = 1  # sentences before and after; chosen on a held-out camp (README, "Reading each sentence")
+MAX_CONTEXT_CHARS = 400  # ~90 MiniLM tokens; the sentence itself is never cut
 
 _OPENERS = {"“": "”", "«": "»", "„": "“"}
 _CLOSERS = {"”", "»"}
@@ -32,6 +33,13 @@ _SPEAKER_RE = re.compile(
     r"^\s*((?:Q|A|Question|Answer|[A-Z][\w.'’-]+(?: [A-Z][\w.'’-]+| bin| de| von| al-\w+){0,3}))\s*:\s+(?=\S)"
 )
 _NOT_SPEAKERS = {"Note", "Update", "Updated", "Photo", "Source", "Related", "Read", "Editor", "Warning", "Watch"}
+
+
+def context_settings(config: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(window, max characters) that a model's saved training config reads, or None for a sentence-only model."""
+    if not config.get("context"):
+        return None
+    return int(config.get("context_window", DEFAULT_WINDOW)), int(config.get("context_chars", MAX_CONTEXT_CHARS))
 
 
 @dataclass(frozen=True)

@@ -403,8 +403,9 @@ def _pipe_input(item: Any) -> Any:
 
 
 def _model_context(model_dir: Path) -> tuple[int, int] | None:
-    config = json.loads((model_dir / "training_config.json").read_text())
-    return (int(config["context_window"]), int(config["context_chars"])) if config.get("context") else None
+    from model.context import context_settings
+
+    return context_settings(json.loads((model_dir / "training_config.json").read_text()))
 
 
 # ---------------------------------------------------------------------------- CLI

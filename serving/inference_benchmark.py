@@ -202,6 +202,7 @@ def main(
     """Throughput, latency, memory, load time and agreement of every inference path, in one run."""
     import bentoml
 
+    from model.context import context_settings
     from model.onnx_backend import ONNX_FILE, default_threads
     from serving.benchmark import MODEL_TAG, _machine
     from training.dataset import load_corpus
@@ -219,8 +220,8 @@ def main(
     seed_n = len(corpus.seeds)
     config = json.loads((model / "training_config.json").read_text())
     examples = [*corpus.seeds, *corpus.articles]
-    if config.get("context"):
-        examples = corpus.with_context(examples, config["context_window"], config["context_chars"])
+    if settings := context_settings(config):
+        examples = corpus.with_context(examples, *settings)
     sentences = [(e.clean, e.context) for e in examples][:limit]
     seed_n = min(seed_n, len(sentences))
     calls = [sentences[i : i + call_size] for i in range(0, len(sentences), call_size)]

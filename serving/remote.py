@@ -131,10 +131,9 @@ class RemoteClassifier:
     @property
     def context_settings(self) -> tuple[int, int] | None:
         """The served model's (context window, max characters) when it reads context (from ``/info``)."""
-        config = self.info().get("training_config") or {}
-        if not config.get("context"):
-            return None
-        return int(config.get("context_window", 1)), int(config.get("context_chars", 400))
+        from model.context import context_settings
+
+        return context_settings(self.info().get("training_config") or {})
 
     def _requests(self, sentences: Sequence[Any], per_request: int) -> list[tuple[int, int]]:
         """(start, end) slices of ``sentences``: at most ``per_request`` each, and within the body limit."""

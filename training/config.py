@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from model.context import DEFAULT_WINDOW, MAX_CONTEXT_CHARS
+
 
 class ConfigError(ValueError):
     """A training setting is out of range; the message names the field."""
@@ -30,8 +32,8 @@ class TrainingConfig:
     # read each sentence with its article context (model.context): neighbours within context_window sentences
     # either side, the headline, and the quotation / relayed-statement / speaker state
     context: bool = True
-    context_window: int = 1
-    context_chars: int = 400  # context longer than this is cut from its far end
+    context_window: int = DEFAULT_WINDOW
+    context_chars: int = MAX_CONTEXT_CHARS  # context longer than this is cut from its far end
     freeze_embeddings: bool = True  # the word-embedding matrix stays as pretrained: 25-30% faster on CPU
     # average the fine-tuned model's probabilities with word+char TF-IDF heads (model.tfidf) trained on the same
     # sentences; chosen by the whole-article evaluation (README, "Evaluation")
