@@ -287,29 +287,8 @@ def articles_markdown(result: dict[str, Any]) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [_row(name, r) for name, r in proto["models"].items()]
-        group = "camp" if key == "camp" else "source"
-        models = list(proto["models"])
-        lines += ["", f"Frame / attribution macro-F1 by {group}:", ""]
-        lines += ["| " + group + " | n | " + " | ".join(models) + " |", "|---" * (len(models) + 2) + "|"]
-        first = proto["models"][models[0]][f"by_{group}"]
-        for g in first:
-            cells = [
-                f"{proto['models'][m][f'by_{group}'][g]['frame_macro_f1']:.2f} / "
-                f"{proto['models'][m][f'by_{group}'][g]['attribution_macro_f1']:.2f}"
-                for m in models
-            ]
-            lines.append(f"| {g} | {first[g]['n']} | " + " | ".join(cells) + " |")
-        if key == "camp":
-            lines += ["", "Frame / attribution macro-F1 by genre:", ""]
-            lines += ["| genre | n | " + " | ".join(models) + " |", "|---" * (len(models) + 2) + "|"]
-            genres = proto["models"][models[0]]["by_genre"]
-            for g in genres:
-                cells = [
-                    f"{proto['models'][m]['by_genre'][g]['frame_macro_f1']:.2f} / "
-                    f"{proto['models'][m]['by_genre'][g]['attribution_macro_f1']:.2f}"
-                    for m in models
-                ]
-                lines.append(f"| {g} | {genres[g]['n']} | " + " | ".join(cells) + " |")
+        for group in ("camp", "genre") if key == "camp" else ("source",):
+            lines += _group_table(proto, group)
         lines += ["", "Per-label F1:", "", "| model | " + " | ".join(_labels(proto)) + " |"]
         lines.append("|---" * (len(_labels(proto)) + 1) + "|")
         for name, r in proto["models"].items():
@@ -317,6 +296,22 @@ def articles_markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {name} | " + " | ".join(f"{per[k]['f1']:.2f}" for k in _labels(proto)) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _group_table(proto: dict[str, Any], group: str) -> list[str]:
+    """Markdown lines: frame / attribution macro-F1 of every model for each value of ``group`` (camp, genre, source)."""
+    models = list(proto["models"])
+    groups = proto["models"][models[0]][f"by_{group}"]
+    lines = ["", f"Frame / attribution macro-F1 by {group}:", ""]
+    lines += ["| " + group + " | n | " + " | ".join(models) + " |", "|---" * (len(models) + 2) + "|"]
+    for g in groups:
+        cells = [
+            f"{proto['models'][m][f'by_{group}'][g]['frame_macro_f1']:.2f} / "
+            f"{proto['models'][m][f'by_{group}'][g]['attribution_macro_f1']:.2f}"
+            for m in models
+        ]
+        lines.append(f"| {g} | {groups[g]['n']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _labels(proto: dict[str, Any]) -> list[str]:
