@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from training.annotations import AnnotationError, load_article_meta, load_seed_annotations
+from training.annotations import (
+    SEED_FIELDS,
+    SEED_OPTIONAL,
+    AnnotationError,
+    load_article_meta,
+    load_seed_annotations,
+)
 from training.drafts import DraftError, parse_draft, write_corpus
 
 HEADER = """---
@@ -124,15 +130,4 @@ def test_shipped_corpus_is_large_and_covers_every_camp_and_genre():
     from training.dataset import SeedPaths
 
     line = json.loads((SeedPaths().corpus / "annotations.jsonl").read_text().splitlines()[0])
-    assert set(line) == {
-        "doc_id",
-        "source",
-        "sentence_id",
-        "start",
-        "end",
-        "text",
-        "frame",
-        "secondary_frames",
-        "attribution",
-        "note",
-    }
+    assert set(line) == {*SEED_FIELDS, *SEED_OPTIONAL}  # the seed format, read by the seed loader

@@ -45,6 +45,7 @@ from pathlib import Path
 import yaml
 
 from model.schema import Schema
+from training.annotations import ARTICLE_META_FIELDS
 
 META_FIELDS = ("doc_id", "outlet", "camp", "genre", "writer", "date", "title")
 CAMPS = ("AZ", "ARM", "RU", "TR", "WEST", "INTL")
@@ -218,10 +219,10 @@ def write_corpus(drafts: list[Draft], out: Path) -> dict[str, int]:
                 }
                 ann.write(json.dumps(record, ensure_ascii=False) + "\n")
     with (out / "articles.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["doc_id", "source", *META_FIELDS[1:], "n_sentences", "synthetic"])
+        writer = csv.DictWriter(fh, fieldnames=ARTICLE_META_FIELDS)  # the header load_article_meta checks
+        writer.writeheader()
         for d in sorted(drafts, key=lambda d: d.doc_id):
-            writer.writerow([d.doc_id, d.source, *(d.meta[f] for f in META_FIELDS[1:]), len(d.sentences), "true"])
+            writer.writerow({**d.meta, "source": d.source, "n_sentences": len(d.sentences), "synthetic": "true"})
     return {"articles": len(drafts), "sentences": sum(len(d.sentences) for d in drafts)}
 
 
