@@ -65,7 +65,7 @@ learning-curve: $(CURVE)
 
 ## report: self-contained HTML + Markdown report -> reports/html/ (make report SCORES=DIR adds a 'framing score' folder)
 REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard $(VOICES)) $(wildcard $(ARTICLES)) $(wildcard seeds/agreement/*.jsonl) \
-                 eval/report.py eval/agreement.py eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
+                 $(wildcard eval/report/*.py) eval/agreement.py eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
 reports/html/index.html: $(REPORT_INPUTS) | venv
 	$(BIN)/framing report --out reports/html $(if $(SCORES),--scores $(SCORES))
 report: reports/html/index.html
@@ -77,15 +77,15 @@ serve: run
 
 ## bench: load benchmark of the real service against an in-process transformers pipeline
 bench: venv
-	$(BIN)/python -m serving.benchmark --out reports/bench/service.json
+	$(BIN)/python -m eval.bench.service --out reports/bench/service.json
 
 ## bench-inference: CPU inference paths (pipeline, torch, ONNX fp32/int8/guarded): speed, latency, RSS, agreement, LOSO
 bench-inference: venv
-	$(BIN)/python -m serving.inference_benchmark --out reports/bench/inference.json
+	$(BIN)/python -m eval.bench.inference --out reports/bench/inference.json
 
 ## bench-batch: framing score throughput vs a naive per-article transformers.pipeline loop (2,000 articles)
 bench-batch: venv
-	$(BIN)/python -m serving.batch_benchmark --out reports/bench/batch.json
+	$(BIN)/python -m eval.bench.batch --out reports/bench/batch.json
 
 ## test: the whole suite, slow tests included (this is what CI runs)
 test: venv browser

@@ -13,7 +13,6 @@ test fold is read at that epoch. The test fold never influences a choice.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -27,21 +26,13 @@ from eval.metrics import classification_metrics
 from model.profiles import source_profiles
 from model.tfidf import logreg
 from training.annotations import Example
+from training.artefact import git_commit
 from training.config import TrainingConfig
 from training.dataset import Corpus
 from training.train import select_synthetic
 
 METRICS_SCHEMA_VERSION = 1
 BASELINES = ("majority", "tfidf_lr", "minilm_lr")
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def one_hot(labels: Sequence[str], names: Sequence[str]) -> np.ndarray:

@@ -8,6 +8,7 @@ the data (checksums), the run (config, commit) and how far the model can be trus
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,11 +16,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eval.evaluate import git_commit
 from model.classifier import FramingClassifier
 from training.config import TrainingConfig
 from training.dataset import Corpus
 from training.train import check_training_data, select_synthetic, train_classifier
+
+
+def git_commit() -> str:
+    """The commit the code ran from, stamped on every model and report ("unknown" outside git)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def cv_summary(metrics_path: Path | None) -> dict[str, Any]:

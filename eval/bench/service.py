@@ -17,62 +17,49 @@ What it does, in one run:
 Everything is bounded: fixed request counts, a timeout on every HTTP call, a bounded
 startup wait, and the server is terminated (then killed) whatever happens.
 
-    BENTOML_HOME=... python -m serving.benchmark --requests 96 --out reports/bench/service.json
+    BENTOML_HOME=... python -m eval.bench.service --requests 96 --out reports/bench/service.json
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import platform
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from eval.bench.harness import (
+    BASELINE_NOTE,
+    MODEL_TAG,
+    RssSampler,
+    build_baseline,
+    check_same_weights,
+    console,
+    err_console,
+    fail,
+    machine_info,
+    model_context,
+    percentiles,
+    pipe_input,
+    seed_items,
+    started_at,
+    tree_rss_bytes,
+    write_result,
+)
 from serving.server_process import REPO, Server
 
-MODEL_TAG = "framing-classifier:latest"
-RSS_SAMPLE_S = 0.1
-BASELINE_NOTE = (
-    "speed baseline only: transformers' BertForSequenceClassification classifies the pooler (CLS) output, "
-    "the service mean-pools the encoder output, so the baseline's labels may differ from the service's; "
-    "encoder and frame-head weights are the same"
-)
-
-console = Console(width=None if sys.stdout.isatty() else 160)  # a piped table should not wrap at 80
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
-
-
 # --------------------------------------------------------------------- statistics
-def _percentiles(values_s: list[float]) -> dict[str, float | None]:
-    """p50/p95/p99 in milliseconds (None when there is nothing to measure)."""
-    import numpy as np
-
-    if not values_s:
-        return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
-    ms = np.asarray(values_s, dtype=float) * 1000.0
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return {"p50_ms": round(float(p50), 2), "p95_ms": round(float(p95), 2), "p99_ms": round(float(p99), 2)}
-
-
 @dataclass
 class Row:
     """One line of the results table (service scenario or baseline)."""
@@ -95,52 +82,6 @@ class Row:
 
 
 # ------------------------------------------------------------------ RSS sampling
-def _tree_rss_bytes(pid: int) -> int:
-    """RSS of ``pid`` plus all its descendants (shared pages are counted once per process)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
-class RssSampler:
-    """Background thread: peak of ``_tree_rss_bytes(pid)`` while the ``with`` block runs."""
-
-    def __init__(self, pid: int, interval_s: float = RSS_SAMPLE_S):
-        self.pid = pid
-        self.interval_s = interval_s
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            self.peak = max(self.peak, _tree_rss_bytes(self.pid))
-            if self._stop.wait(self.interval_s):
-                break
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.peak = max(self.peak, _tree_rss_bytes(self.pid))
-
-    @property
-    def peak_mb(self) -> float:
-        return round(self.peak / 2**20, 1)
-
-
 # -------------------------------------------------------------------- the server
 def _check_store() -> str:
     """The resolved tag of the model the server will load; a clear error when there is none."""
@@ -150,7 +91,7 @@ def _check_store() -> str:
     try:
         return str(bentoml.models.get(MODEL_TAG).tag)
     except bentoml.exceptions.NotFound:
-        _fail(
+        fail(
             f"no model {MODEL_TAG!r} in the BentoML store at BENTOML_HOME={home}. "
             "Run 'make train' (or 'framing train') first, or point BENTOML_HOME at a store that holds one."
         )
@@ -213,7 +154,7 @@ def run_scenario(
         errors=sum(kinds.values()),
         wall_s=round(wall, 3),
         sentences_per_s=round(len(ok_lat) * per_request / wall, 2) if wall > 0 else 0.0,
-        **_percentiles(ok_lat),
+        **percentiles(ok_lat),
         peak_rss_mb=rss.peak_mb,
         rss_scope="server + children",
         error_kinds=dict(kinds),
@@ -230,50 +171,6 @@ def warm_up(server: Server, sentences: list[str], n: int, timeout_s: float) -> N
 
 
 # ------------------------------------------------------------------ the baseline
-def build_baseline(model_dir: Path) -> tuple[Any, Any]:
-    """(text-classification pipeline on the same weights, the FramingClassifier)."""
-    import copy
-
-    import torch
-    from transformers import BertForSequenceClassification, pipeline
-
-    from model.classifier import FramingClassifier
-
-    clf = FramingClassifier.load(model_dir)
-    frames = clf.schema.frame_names
-    config = copy.deepcopy(clf.model.encoder.config)
-    config.num_labels = len(frames)
-    config.id2label = dict(enumerate(frames))
-    config.label2id = {name: i for i, name in enumerate(frames)}
-    seq = BertForSequenceClassification(config)
-    with torch.no_grad():
-        seq.bert.load_state_dict(clf.model.encoder.state_dict())  # strict: every bert.* weight copied
-        seq.classifier.weight.copy_(clf.model.frame_head.weight)
-        seq.classifier.bias.copy_(clf.model.frame_head.bias)
-    seq.eval()
-    pipe = pipeline("text-classification", model=seq, tokenizer=clf.tokenizer, device=-1)
-    return pipe, clf
-
-
-def check_same_weights(pipe: Any, clf: Any, sentences: list[str]) -> float:
-    """Max |logit difference| between the wrapped model, mean-pooled, and the service model.
-
-    The pipeline itself classifies the CLS/pooler output (so its labels may differ), but
-    its encoder and classifier must be the service's: mean-pooling the wrapped encoder's
-    output through the wrapped classifier has to give the service's frame logits.
-    """
-    import torch
-
-    seq = pipe.model
-    enc = clf.tokenize(sentences)
-    with torch.inference_mode():
-        hidden = seq.bert(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        wrapped = seq.classifier((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9))
-        ours, _ = clf.model(enc["input_ids"], enc["attention_mask"])
-    return float((wrapped - ours).abs().max())
-
-
 def run_baseline(
     pipe: Any, sentences: list[str], batch_size: int, total: int, max_length: int, warmup: int
 ) -> tuple[Row, list[list[str]], list[str]]:
@@ -283,7 +180,7 @@ def run_baseline(
     calls = _request_batches(sentences, max(1, total // batch_size), batch_size)
     kwargs = {"batch_size": batch_size, "truncation": True, "max_length": max_length}
     for batch in calls[:warmup]:
-        pipe([_pipe_input(x) for x in batch], **kwargs)
+        pipe([pipe_input(x) for x in batch], **kwargs)
     me = psutil.Process()
     latencies: list[float] = []
     labels: list[str] = []
@@ -291,7 +188,7 @@ def run_baseline(
         t0 = time.perf_counter()
         for batch in calls:
             c0 = time.perf_counter()
-            out = pipe([_pipe_input(x) for x in batch], **kwargs)
+            out = pipe([pipe_input(x) for x in batch], **kwargs)
             latencies.append(time.perf_counter() - c0)
             labels.extend(o["label"] for o in out)
         wall = time.perf_counter() - t0
@@ -305,7 +202,7 @@ def run_baseline(
         errors=0,
         wall_s=round(wall, 3),
         sentences_per_s=round(n_sent / wall, 2) if wall > 0 else 0.0,
-        **_percentiles(latencies),
+        **percentiles(latencies),
         peak_rss_mb=rss.peak_mb,
         rss_scope="benchmark process (in-process)",
     )
@@ -313,34 +210,6 @@ def run_baseline(
 
 
 # ---------------------------------------------------------------------- reporting
-def _machine() -> dict[str, Any]:
-    import bentoml
-    import psutil
-    import torch
-    import transformers
-
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        affinity = None
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "cpu_count_physical": psutil.cpu_count(logical=False),
-        "cpu_affinity": affinity,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "memory_total_mb": round(psutil.virtual_memory().total / 2**20),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-        "versions": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "bentoml": bentoml.__version__,
-        },
-    }
-
-
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -376,38 +245,6 @@ def print_table(rows: list[Row], title: str) -> None:
     console.print(table)
 
 
-def _seed_sentences(seeds: Path | None, context: tuple[int, int] | None = None) -> list[Any]:
-    """The seed sentences as /classify items: strings, or ``{text, context}`` for a context-reading model."""
-    from model.schema import SchemaError
-    from training.annotations import AnnotationError
-    from training.dataset import SeedPaths, load_corpus
-
-    try:
-        corpus = load_corpus(SeedPaths(seeds) if seeds else None, with_synthetic=False)
-    except (AnnotationError, SchemaError, OSError) as exc:
-        _fail(f"cannot read the seed sentences: {exc}")
-    examples = [e for e in corpus.seeds if e.clean.strip()]
-    if not examples:
-        _fail("the seed corpus has no sentences to send")
-    if context is None:
-        return [e.clean for e in examples]
-    return [
-        {"text": e.clean, "context": e.context} if e.context else e.clean
-        for e in corpus.with_context(examples, *context)
-    ]
-
-
-def _pipe_input(item: Any) -> Any:
-    """A /classify item as transformers' text-classification pipeline takes it (a sentence pair)."""
-    return {"text": item["text"], "text_pair": item["context"]} if isinstance(item, dict) else item
-
-
-def _model_context(model_dir: Path) -> tuple[int, int] | None:
-    from model.context import context_settings
-
-    return context_settings(json.loads((model_dir / "training_config.json").read_text()))
-
-
 # ---------------------------------------------------------------------------- CLI
 @app.command()
 def main(
@@ -435,21 +272,21 @@ def main(
     conc = concurrency or [1, 8, 32]
     spr = sentences_per_request or [1, 16]
     if min(conc) < 1 or min(spr) < 1:
-        _fail("--concurrency and --sentences-per-request must be >= 1")
+        fail("--concurrency and --sentences-per-request must be >= 1")
     from serving.schemas import MAX_SENTENCES
 
     if max(spr) > MAX_SENTENCES:
-        _fail(f"--sentences-per-request is above the service limit of {MAX_SENTENCES} (FRAMING_MAX_SENTENCES)")
+        fail(f"--sentences-per-request is above the service limit of {MAX_SENTENCES} (FRAMING_MAX_SENTENCES)")
     out = out if out.is_absolute() else Path.cwd() / out
-    command = [sys.executable, "-m", "serving.benchmark", *sys.argv[1:]]
+    command = [sys.executable, "-m", "eval.bench.service", *sys.argv[1:]]
 
     tag = _check_store()
     import bentoml
 
     model_dir = model or Path(bentoml.models.get(MODEL_TAG).path)
-    sentences = _seed_sentences(seeds, _model_context(model_dir))
-    machine = _machine()
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+    sentences = seed_items(seeds, model_context(model_dir))
+    machine = machine_info()
+    started = started_at()
     err_console.print(
         f"model {tag}; {len(sentences)} seed sentences; {requests} requests per scenario; "
         f"cpus={machine['cpu_count']} torch_threads={machine['torch_threads']}",
@@ -466,9 +303,9 @@ def main(
         try:
             server.start()
         except RuntimeError as exc:
-            _fail(str(exc), code=1)
+            fail(str(exc), code=1)
         server_info["startup_s"] = server.startup_s
-        server_info["idle_rss_mb"] = round(_tree_rss_bytes(server.pid) / 2**20, 1)
+        server_info["idle_rss_mb"] = round(tree_rss_bytes(server.pid) / 2**20, 1)
         err_console.print(f"server ready in {server.startup_s} s on {server.base}", highlight=False)
         warm_up(server, sentences, warmup, timeout)
         for c in conc:
@@ -488,10 +325,10 @@ def main(
         err_console.print(f"baseline: transformers pipeline on {model_dir}", highlight=False)
         pipe, clf = build_baseline(model_dir)
         weight_diff = check_same_weights(
-            pipe, clf, [_pipe_input(x)["text"] if isinstance(x, dict) else x for x in sentences[:8]]
+            pipe, clf, [pipe_input(x)["text"] if isinstance(x, dict) else x for x in sentences[:8]]
         )
         if weight_diff > 1e-3:
-            _fail(f"the baseline model does not reproduce the service model's logits (max diff {weight_diff:.2e})")
+            fail(f"the baseline model does not reproduce the service model's logits (max diff {weight_diff:.2e})")
         total = requests * max(spr)
         pipe_labels: dict[str, str] = {}
         for bs in (1, 16):
@@ -554,8 +391,7 @@ def main(
         "service": [asdict(r) for r in service_rows],
         "baseline": {**baseline_info, "rows": [asdict(r) for r in baseline_rows]},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_result(out, result)
     console.print(f"wrote {out}", highlight=False)
     if any(r.errors for r in service_rows):
         raise typer.Exit(1)

@@ -10,11 +10,11 @@ What it does, in one run:
 3. runs the naive baseline on the same articles: for each article, segment it (the same
    segmenter) and call ``transformers.pipeline("text-classification")`` on its sentences,
    one sentence per forward pass, on the same encoder + frame-head weights
-   (``serving.benchmark.build_baseline``; it labels the CLS pooler output, so it is a speed
+   (``eval.bench.harness.build_baseline``; it labels the CLS pooler output, so it is a speed
    baseline only, see ``BASELINE_NOTE``);
 4. prints articles/s and sentences/s for both, the speed-up, and writes JSON (``--out``).
 
-    BENTOML_HOME=... python -m serving.batch_benchmark --articles 2000 --out reports/bench/batch.json
+    BENTOML_HOME=... python -m eval.bench.batch --articles 2000 --out reports/bench/batch.json
 """
 
 from __future__ import annotations
@@ -23,25 +23,26 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from serving.benchmark import BASELINE_NOTE, _machine, build_baseline, check_same_weights
+from eval.bench.harness import (
+    BASELINE_NOTE,
+    build_baseline,
+    check_same_weights,
+    console,
+    err_console,
+    fail,
+    machine_info,
+    started_at,
+    write_result,
+)
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 SOURCES = ["wire-a", "wire-b", "state-az", "state-arm", "intl"]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
 
 
 def synthetic_corpus(sentences: list[str], n_articles: int, seed: int) -> list[dict[str, Any]]:
@@ -103,17 +104,17 @@ def main(
     from serving.batch import BatchError, ScoreOptions, resolve_model, run
     from training.dataset import load_corpus
 
-    command = [sys.executable, "-m", "serving.batch_benchmark", *sys.argv[1:]]
+    command = [sys.executable, "-m", "eval.bench.batch", *sys.argv[1:]]
     try:
         scorer = resolve_model(model)
     except BatchError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     model_dir = scorer.model_dir
     assert model_dir is not None
     seeds = [e.text for e in load_corpus(with_synthetic=False).seeds if e.text.strip()]
     corpus = synthetic_corpus(seeds, articles, seed)
-    machine = _machine()
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+    machine = machine_info()
+    started = started_at()
     err_console.print(
         f"{len(corpus)} synthetic articles from {len(seeds)} seed sentences; model {scorer.tag}; "
         f"torch_threads={machine['torch_threads']}",
@@ -155,7 +156,7 @@ def main(
         pipe, clf = build_baseline(model_dir)
         diff = check_same_weights(pipe, clf, seeds[:8])
         if diff > 1e-3:
-            _fail(f"the baseline does not reproduce the model's logits (max diff {diff:.2e})")
+            fail(f"the baseline does not reproduce the model's logits (max diff {diff:.2e})")
         pipe(seeds[:4], truncation=True, max_length=clf.max_length)  # warm-up, unmeasured
         err_console.print("naive loop: one article at a time, one sentence per forward pass ...", highlight=False)
         seconds, base_sent = naive_loop(pipe, corpus, clf.max_length, clf.context_settings)
@@ -200,8 +201,7 @@ def main(
         "baseline": baseline_info,
     }
     out = out if out.is_absolute() else Path.cwd() / out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2))
+    write_result(out, payload)
     console.print(f"wrote {out}", highlight=False)
 
 

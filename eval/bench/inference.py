@@ -4,7 +4,7 @@ What it does, in one run on one machine:
 
 1. starts one worker process per contender -- the baseline (``transformers.pipeline``
    "text-classification", its default one sentence per forward pass, on the same encoder
-   and frame-head weights; see ``serving.benchmark.build_baseline``), the same pipeline
+   and frame-head weights; see ``eval.bench.harness.build_baseline``), the same pipeline
    batched, our fp32 torch path, ONNX Runtime fp32 and ONNX Runtime int8 -- and records each
    one's model load time and peak RSS (``ru_maxrss`` of its own process);
 2. sends every worker the same calls of ``--call-size`` sentences (the seed sentences and
@@ -19,7 +19,7 @@ What it does, in one run on one machine:
    of each of our backends on fold models trained here (epochs from metrics.json);
 4. prints tables and writes JSON (``--out``).
 
-    python -m serving.inference_benchmark --out reports/bench/inference.json
+    python -m eval.bench.inference --out reports/bench/inference.json
 """
 
 from __future__ import annotations
@@ -30,17 +30,24 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+from eval.bench.harness import (
+    MODEL_TAG,
+    console,
+    err_console,
+    fail,
+    machine_info,
+    percentiles,
+    started_at,
+    write_result,
+)
+
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
 BASELINE = "pipeline (bs=1)"
@@ -66,7 +73,7 @@ def _worker(conn: Any, model_dir: str, kind: str, setting: Any, batch_size: int 
     torch.set_num_threads(default_threads())
     t0 = time.perf_counter()
     if kind == "pipeline":
-        from serving.benchmark import build_baseline
+        from eval.bench.harness import build_baseline
 
         pipe, _ = build_baseline(Path(model_dir))
 
@@ -179,10 +186,6 @@ def loso_backends(epochs: int, log: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ CLI
-def _pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)) * 1000, 1)
-
-
 @app.command()
 def main(
     out: Annotated[Path, typer.Option(help="JSON results file.")] = Path("reports/bench/inference.json"),
@@ -204,18 +207,15 @@ def main(
 
     from model.context import context_settings
     from model.onnx_backend import ONNX_FILE, default_threads
-    from serving.benchmark import MODEL_TAG, _machine
     from training.dataset import load_corpus
 
     if model is None:
         try:
             model = Path(bentoml.models.get(MODEL_TAG).path)
         except bentoml.exceptions.NotFound:
-            err.print("[red]error:[/] no framing-classifier in the BentoML store; run 'make train' or pass --model")
-            raise typer.Exit(2) from None
+            fail("no framing-classifier in the BentoML store; run 'make train' or pass --model")
     if not (model / ONNX_FILE).is_file():
-        err.print(f"[red]error:[/] {model} has no {ONNX_FILE}; re-train ('make train') to export it")
-        raise typer.Exit(2)
+        fail(f"{model} has no {ONNX_FILE}; re-train ('make train') to export it")
     corpus = load_corpus(with_synthetic=False)
     seed_n = len(corpus.seeds)
     config = json.loads((model / "training_config.json").read_text())
@@ -226,12 +226,14 @@ def main(
     seed_n = min(seed_n, len(sentences))
     calls = [sentences[i : i + call_size] for i in range(0, len(sentences), call_size)]
     max_length = int(config.get("max_length", 128))
-    machine = {**_machine(), "onnx_threads": default_threads()}  # before the load: its load average is "at start"
+    machine = {**machine_info(), "onnx_threads": default_threads()}  # before the load: its load average is "at start"
     ctx = mp.get_context("spawn")
-    err.print(f"model {model}; {len(sentences)} sentences in {len(calls)} calls of {call_size}; {rounds} rounds")
+    err_console.print(
+        f"model {model}; {len(sentences)} sentences in {len(calls)} calls of {call_size}; {rounds} rounds"
+    )
     workers = []
     for name in CONTENDERS:
-        err.print(f"  loading {name} ...")
+        err_console.print(f"  loading {name} ...")
         workers.append(Worker(ctx, name, model, batch_size, max_length))
     for r in range(rounds):
         for w in workers:
@@ -239,7 +241,7 @@ def main(
             lat = w.ask("round", calls)["latencies"]
             w.round_rates.append(len(sentences) / (time.perf_counter() - t0))
             w.latencies.extend(lat)
-            err.print(f"  round {r + 1}/{rounds} {w.name}: {w.round_rates[-1]:.1f} sentences/s")
+            err_console.print(f"  round {r + 1}/{rounds} {w.name}: {w.round_rates[-1]:.1f} sentences/s")
     labels = {w.name: w.ask("labels", calls) for w in workers if w.kind == "ours"}
     rss = {w.name: w.stop() for w in workers}
     ref = labels["torch fp32"]
@@ -251,8 +253,7 @@ def main(
             "name": w.name,
             "sentences_per_s": round(rate, 1),
             "speedup_vs_baseline": round(rate / base_rate, 2),
-            "p50_ms": _pct(w.latencies, 50),
-            "p99_ms": _pct(w.latencies, 99),
+            **{k: v for k, v in percentiles(w.latencies, digits=1).items() if k != "p95_ms"},
             "peak_rss_mb": rss[w.name],
             "load_s": w.load_s,
         }
@@ -297,8 +298,8 @@ def main(
         )
     console.print(table)
     result: dict[str, Any] = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": [sys.executable, "-m", "serving.inference_benchmark", *sys.argv[1:]],
+        "started": started_at(),
+        "command": [sys.executable, "-m", "eval.bench.inference", *sys.argv[1:]],
         "model": str(model),
         "machine": machine,
         "settings": {
@@ -318,7 +319,7 @@ def main(
         from eval.evaluate import recommended_epochs
 
         epochs = recommended_epochs(Path("reports/eval/metrics.json")) or 3
-        result["loso"] = loso_backends(epochs, lambda m: err.print(m))
+        result["loso"] = loso_backends(epochs, lambda m: err_console.print(m))
         t = Table(title=f"Leave-one-source-out macro-F1 by backend (same fold models, {epochs} epochs)")
         for c in ("backend", "frame F1", "frame loss", "attribution F1", "attribution loss"):
             t.add_column(c, justify="left" if c == "backend" else "right")
@@ -331,8 +332,7 @@ def main(
                 f"{m['attribution_loss_vs_torch']:+.4f}",
             )
         console.print(t)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
+    write_result(out, result)
     console.print(f"wrote {out}")
 
 

@@ -3,7 +3,7 @@
 Why the unit of work is a whole chunk: the local engine labels each checkpoint chunk in
 one ``predict_proba`` call (length-bucketed batches over the chunk's sentences), and
 batch composition decides the last bits of a float. Giving each Ray call exactly one
-chunk, scored by the same ``serving.batch.score_chunk``, keeps the two engines' outputs
+chunk, scored by the same ``serving.batch.chunk.score_chunk``, keeps the two engines' outputs
 identical and lets the driver checkpoint chunk by chunk as results stream back, so a Ray
 run resumes exactly like a local one.
 
@@ -24,7 +24,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from serving.batch import ArticleRecord, ChunkResult, RunError, ScoreOptions, Scorer, UsageError
+from serving.batch.chunk import ChunkResult
+from serving.batch.engines import Scorer
+from serving.batch.records import ArticleRecord, RunError, ScoreOptions, UsageError
 
 
 class ChunkScorer:
@@ -33,14 +35,14 @@ class ChunkScorer:
     def __init__(self, model_dir: str, batch_size: int | None, threads: int):
         import torch
 
-        from serving.batch import load_classifier, local_predict
+        from serving.batch.engines import load_classifier, local_predict
 
         torch.set_num_threads(max(1, threads))  # the torch backend; ONNX Runtime gets its share below
         self.clf = load_classifier(Path(model_dir), threads=max(1, threads))
         self.predict = local_predict(self.clf, batch_size)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        from serving.batch import score_chunk
+        from serving.batch.chunk import score_chunk
 
         chunk_ids, sentences, articles, counts = [], [], [], []
         for k, payload in zip(batch["chunk"], batch["articles"], strict=True):
