@@ -13,7 +13,7 @@ SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcar
 CORPUS  := seeds/corpus/annotations.jsonl seeds/corpus/articles.csv $(wildcard seeds/corpus/articles/*.txt)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv browser data evaluate voices articles train learning-curve report run serve bench bench-batch bench-inference test test-fast lint format all clean
+.PHONY: venv browser data evaluate voices articles train learning-curve report run serve bench bench-batch bench-inference soak test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,12 @@ bench-inference: venv
 ## bench-batch: framing score throughput vs a naive per-article transformers.pipeline loop (2,000 articles)
 bench-batch: venv
 	$(BIN)/python -m eval.bench.batch --out reports/bench/batch.json
+
+## soak: the real service, 32 clients, good and bad requests mixed (SOAK_S seconds, default 600); prints a line
+## a minute and the RSS growth; fails on any response >= 500 or RSS growth >= 10 percent -> reports/bench/soak.json
+SOAK_S ?= 600
+soak: venv
+	$(BIN)/python -m eval.bench.soak --duration $(SOAK_S) --clients 32 --out reports/bench/soak.json
 
 ## test: the whole suite, slow tests included (this is what CI runs)
 test: venv browser

@@ -52,6 +52,7 @@ class RemoteClassifier:
         timeout_s: float = 300.0,
         concurrency: int = 4,
         log: Callable[[str], None] | None = None,
+        api_key: str | None = None,
     ):
         import httpx
 
@@ -64,6 +65,7 @@ class RemoteClassifier:
         self.log = log or (lambda _msg: None)
         self.client = httpx.Client(
             base_url=self.url,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
             timeout=httpx.Timeout(timeout_s, connect=10.0),
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
         )
@@ -100,6 +102,12 @@ class RemoteClassifier:
                             f"{method} {self.url}{path} answered 200 with a body that is not JSON: "
                             f"{response.text[:200]!r}; is {self.url} a framing service?"
                         ) from None
+                if response.status_code == 401:
+                    given = "the one given was refused" if "authorization" in self.client.headers else "none was given"
+                    raise RemoteError(
+                        f"{self.url} needs an API key ({given}): pass --api-key or set FRAMING_API_KEY "
+                        "to the key the service's operator set"
+                    )
                 if not is_retryable_status(response.status_code):
                     raise RemoteError(
                         f"{method} {self.url}{path} answered {response.status_code}: {response.text[:500]}"

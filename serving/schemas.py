@@ -8,6 +8,7 @@ the call. Limits are read from the environment so an operator can tune them.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from model.text import has_control_characters
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     try:
         return int(value) if value else default
@@ -24,11 +25,11 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"environment variable {name}={value!r} must be an integer") from None
 
 
-MAX_SENTENCES = _env_int("FRAMING_MAX_SENTENCES", 512)
-MAX_SENTENCE_CHARS = _env_int("FRAMING_MAX_SENTENCE_CHARS", 5_000)
-MAX_ARTICLES = _env_int("FRAMING_MAX_ARTICLES", 64)
-MAX_TEXT_CHARS = _env_int("FRAMING_MAX_TEXT_CHARS", 100_000)
-MAX_BODY_BYTES = _env_int("FRAMING_MAX_BODY_BYTES", 2_000_000)
+MAX_SENTENCES = env_int("FRAMING_MAX_SENTENCES", 512)
+MAX_SENTENCE_CHARS = env_int("FRAMING_MAX_SENTENCE_CHARS", 5_000)
+MAX_ARTICLES = env_int("FRAMING_MAX_ARTICLES", 64)
+MAX_TEXT_CHARS = env_int("FRAMING_MAX_TEXT_CHARS", 100_000)
+MAX_BODY_BYTES = env_int("FRAMING_MAX_BODY_BYTES", 2_000_000)
 
 SAMPLE_SENTENCES = [
     "Azerbaijan launched what it termed local anti-terrorist measures to restore constitutional order.",
@@ -47,15 +48,35 @@ SAMPLE_ARTICLE = {
 }
 
 
+# The request models' patterns, published in the OpenAPI document and enforced by the validators
+# below with these very expressions (Python ``re``), so the document and the server never disagree.
+# Control characters: C0 except tab and newlines, and DEL (``model.text.has_control_characters``).
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+PLAIN_TEXT = rf"^[^{_CONTROL}]*$"
+NON_BLANK_TEXT = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_NON_BLANK_RE = re.compile(NON_BLANK_TEXT)
+_ISO_DATE_RE = re.compile(ISO_DATE)
+
+
 def _clean_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain text, not only whitespace")
     if has_control_characters(value):
         raise ValueError("contains control characters (e.g. NUL); send plain text")
+    if not _NON_BLANK_RE.search(value):
+        raise ValueError("must contain text, not only whitespace")
     return value
 
 
-Sentence = Annotated[str, Field(min_length=1, max_length=MAX_SENTENCE_CHARS), AfterValidator(_clean_text)]
+def _text(max_length: int, min_length: int = 1) -> Any:
+    """A non-blank plain-text field: limits and pattern in the schema, enforced by ``_clean_text``."""
+    return Annotated[
+        str,
+        Field(min_length=min_length, max_length=max_length, json_schema_extra={"pattern": NON_BLANK_TEXT}),
+        AfterValidator(_clean_text),
+    ]
+
+
+Sentence = _text(MAX_SENTENCE_CHARS)
 
 
 def _clean_context(value: str) -> str:
@@ -64,13 +85,33 @@ def _clean_context(value: str) -> str:
     return value
 
 
+def _iso_date(value: str) -> date:
+    try:
+        if _ISO_DATE_RE.search(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError(f"must be a calendar date as YYYY-MM-DD (e.g. 2023-09-19), got {value[:40]!r}")
+
+
+IsoDate = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": ISO_DATE, "format": "date"}, description="Publication date, YYYY-MM-DD."),
+    AfterValidator(_iso_date),
+]
+
+
 class SentenceWithContext(BaseModel):
     """A sentence with what a reader has beside it: the model reads both (``model.context``)."""
 
     model_config = {"extra": "forbid"}
 
     text: Sentence = Field(description="The sentence to label.")
-    context: Annotated[str, Field(max_length=MAX_SENTENCE_CHARS), AfterValidator(_clean_context)] = Field(
+    context: Annotated[
+        str,
+        Field(max_length=MAX_SENTENCE_CHARS, json_schema_extra={"pattern": PLAIN_TEXT}),
+        AfterValidator(_clean_context),
+    ] = Field(
         "",
         description=(
             "Free text around the sentence: the sentences before and after it, the headline, who is speaking "
@@ -86,8 +127,8 @@ SAMPLE_CONTEXT_ITEM = {
     "context": "(relayed statement, list item) Before: The ministry's statement reads: "
     "1. Illegal armed formations lay down their arms.",
 }
-ArticleText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_clean_text)]
-SourceName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
+ArticleText = _text(MAX_TEXT_CHARS)
+SourceName = _text(200)
 
 
 class Article(BaseModel):
@@ -95,7 +136,7 @@ class Article(BaseModel):
     text: ArticleText = Field(description=f"Article body, at most {MAX_TEXT_CHARS} characters.")
     title: Annotated[str, Field(max_length=1_000)] | None = None
     url: Annotated[str, Field(max_length=2_000)] | None = None
-    published: date | None = None
+    published: IsoDate | None = None
 
 
 class SentenceLabels(BaseModel):

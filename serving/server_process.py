@@ -1,7 +1,10 @@
-"""A real ``bentoml serve`` subprocess on 127.0.0.1, for the benchmark and end-to-end tests.
+"""``bentoml serve`` as a managed subprocess: in the background for benchmarks and tests
+(``Server``), in the foreground for ``framing serve`` (``run_foreground``).
 
 Why one place: starting, waiting for readiness (bounded), and always stopping the server
-(terminate, then kill the process group) is easy to get subtly wrong twice.
+and every worker it started (terminate, then kill the process group) is easy to get subtly
+wrong twice. ``docker stop`` and systemd send SIGTERM to ``framing serve``; a server left
+running after its parent died would hold the port until someone finds it.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ def _tail(path: Path, n: int = 4000) -> str:
 class Server:
     """``bentoml serve`` as a subprocess on 127.0.0.1; ``stop()`` is idempotent and always kills."""
 
-    def __init__(self, log_dir: Path, startup_timeout_s: float):
+    def __init__(self, log_dir: Path, startup_timeout_s: float, env: dict[str, str] | None = None):
         self.port = _free_port()
+        self.extra_env = env or {}
         self.base = f"http://{HOST}:{self.port}"
         self.startup_timeout_s = startup_timeout_s
         self.out_path = log_dir / "server.stdout.log"
@@ -59,7 +63,7 @@ class Server:
     def start(self) -> None:
         import httpx
 
-        env = os.environ.copy()
+        env = os.environ.copy() | self.extra_env
         env.setdefault("BENTOML_DO_NOT_TRACK", "True")  # no usage telemetry from a benchmark
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             # Own session: if terminate() is not enough, the whole group can be killed.
@@ -131,3 +135,75 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _descendants(pid: int) -> set[int]:
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        return {c.pid for c in psutil.Process(pid).children(recursive=True)}
+    return set()
+
+
+def _end_all(pids: set[int], sig: int, wait_s: float) -> None:
+    """Send ``sig`` to every process still alive in ``pids``; SIGKILL those alive after ``wait_s``."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            proc.send_signal(sig)
+            procs.append(proc)
+    _, alive = psutil.wait_procs(procs, timeout=wait_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
+def run_foreground(cmd: list[str], *, grace_s: float, env: dict[str, str] | None = None) -> int:
+    """Run the server until it exits or this process gets SIGTERM / SIGINT; return the exit code.
+
+    The server runs in its own process group. The first signal asks the whole group to stop
+    (SIGTERM: workers finish their in-flight requests) and waits up to ``grace_s``; a second
+    signal, or the grace period running out, kills what is left. Every process the server
+    started is tracked, so none outlives this call and the port is free when it returns.
+    A stop that was asked for returns 0.
+    """
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+    pids: set[int] = set()
+    signals: list[int] = []
+    deadline: list[float] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)
+        pids.update(_descendants(proc.pid))
+        if len(signals) == 1:
+            deadline.append(time.monotonic() + grace_s)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        else:  # a second signal: stop at once
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pids.update(_descendants(proc.pid))
+                if deadline and time.monotonic() > deadline[0]:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:  # this function itself failed: never leave the server behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        # Workers that outlived the arbiter (only the ones this server started).
+        _end_all(pids, signal.SIGTERM, wait_s=min(grace_s, 10.0))
+    return 0 if signals else code

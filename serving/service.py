@@ -4,12 +4,12 @@ Why this shape: the model reference sits on the class so ``bentoml build`` packs
 model; the model is loaded in ``__init__`` (once per worker, not per request); ``/classify``
 is batchable so concurrent small requests share one forward pass; every input is typed,
 so bad requests get a 400 naming the field before any model work, and ``/docs`` shows a
-ready-to-try example.
+ready-to-try example. ``serving.gateway`` stands in front: API key, content type, body
+size, load shedding and the OpenAPI document as a contract.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import bentoml
@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from serving.gateway import Gateway
 from serving.schemas import (
     MAX_ARTICLES,
     MAX_BODY_BYTES,
@@ -41,7 +42,11 @@ _STATE: dict[str, Any] = {}  # filled by the worker's FramingService.__init__, r
 async def _info(request: Request) -> JSONResponse:
     """Schema, model tag, training-data fingerprint and cross-validation metrics."""
     if "info" not in _STATE:
-        return JSONResponse({"error": "the model is still loading; retry shortly"}, status_code=503)
+        return JSONResponse(
+            {"error": "the model is still loading", "fix": "retry in a few seconds"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
     return JSONResponse(_STATE["info"])
 
 
@@ -49,68 +54,12 @@ async def _info(request: Request) -> JSONResponse:
 info_app = Starlette(routes=[Route("/info", _info, methods=["GET"]), *ui_routes()])
 
 
-class BodySizeLimit:
-    """ASGI middleware: refuse request bodies over ``max_bytes`` with a 413 JSON error.
-
-    BentoML 1.4 has no body-size setting; without this a client could make a worker
-    buffer an arbitrarily large upload before validation even starts.
-    """
-
-    def __init__(self, app: Any, max_bytes: int = MAX_BODY_BYTES):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def _reject(self, send: Any) -> None:
-        body = json.dumps(
-            {
-                "error": f"request body exceeds the limit of {self.max_bytes} bytes",
-                "limit_bytes": self.max_bytes,
-                "fix": "split the request into smaller calls or use 'framing score' for batches",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
-            return
-        # No (or a small) declared length: read the body ourselves, up to the limit, so a
-        # chunked upload cannot exceed it either, then replay it to the application.
-        messages, seen = [], 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                await self._reject(send)
-                return
-            if not message.get("more_body", False):
-                break
-        replay = iter(messages)
-
-        async def replay_receive() -> Any:
-            return next(replay, None) or await receive()
-
-        await self.app(scope, replay_receive, send)
-
-
 @bentoml.asgi_app(info_app, path="/")
 @bentoml.service(
     name="framing",
-    traffic={"timeout": 120, "max_concurrency": 64},
+    # BentoML's own limit sits above the gateway's (FRAMING_MAX_CONCURRENCY, 32): the gateway sheds
+    # first, with Retry-After and a JSON body.
+    traffic={"timeout": 120, "max_concurrency": 1024},
     workers=1,
 )
 class FramingService:
@@ -176,4 +125,5 @@ class FramingService:
         )
 
 
-FramingService.add_asgi_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+# API key, content type, body size, load shedding and the OpenAPI contract (serving/gateway.py).
+FramingService.add_asgi_middleware(Gateway)

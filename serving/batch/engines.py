@@ -112,7 +112,9 @@ def remote_scorer(options: ScoreOptions, log: Callable[[str], None]) -> Scorer:
     from serving.remote import RemoteClassifier, RemoteError
 
     try:
-        remote = RemoteClassifier(options.url, retries=options.retries, backoff_s=options.backoff_s, log=log)
+        remote = RemoteClassifier(
+            options.url, retries=options.retries, backoff_s=options.backoff_s, log=log, api_key=options.api_key
+        )
         info = remote.info()
         return Scorer(
             Schema.from_dict(info["schema"], origin=f"{options.url}/info"), info["model"], None, remote=remote

@@ -133,12 +133,45 @@
     for (const node of document.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
   }
 
+  // ------------------------------------------------------------------ API key
+  // A service started with FRAMING_API_KEY answers 401 without it. The page then asks for the key
+  // and keeps it in sessionStorage: this tab only, gone when it closes, never in a URL or a log.
+  const KEY_STORE = "framing-api-key";
+  class KeyNeeded extends Error {}
+
+  function apiHeaders(headers) {
+    const key = sessionStorage.getItem(KEY_STORE);
+    return key ? { ...headers, authorization: `Bearer ${key}` } : headers;
+  }
+
+  function askForKey(refused) {
+    if (refused) sessionStorage.removeItem(KEY_STORE);
+    $("key-form").hidden = false;
+    $("key-message").textContent = refused
+      ? "The key was refused. Check it with the service's operator and enter it again."
+      : "Ask the service's operator for it. It is kept for this browser tab only.";
+    $("api-key").focus();
+  }
+
+  function wireKeyForm(onKey) {
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("api-key").value.trim();
+      if (!key) return;
+      sessionStorage.setItem(KEY_STORE, key);
+      $("api-key").value = "";
+      $("key-form").hidden = true;
+      onKey();
+    });
+  }
+
   // ------------------------------------------------------------------ schema and legend
   async function loadInfo() {
     for (let attempt = 0; attempt < INFO_RETRIES; attempt += 1) {
       try {
-        const response = await fetch("info", { headers: { accept: "application/json" } });
+        const response = await fetch("info", { headers: apiHeaders({ accept: "application/json" }) });
         if (response.ok) return await response.json();
+        if (response.status === 401) throw new KeyNeeded("an API key is needed");
         if (response.status !== 503) {
           const body = await response.text();
           throw new Error(`GET /info answered ${response.status}: ${body.slice(0, 300)}`);
@@ -651,7 +684,7 @@
       try {
         response = await fetch("score", {
           method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json" },
+          headers: apiHeaders({ "content-type": "application/json", accept: "application/json" }),
           body: JSON.stringify({ articles }),
           signal: controller.signal,
         });
@@ -678,6 +711,14 @@
         data = JSON.parse(raw);
       } catch {
         data = null;
+      }
+      if (response.status === 401) {
+        setStatus("");
+        askForKey(Boolean(sessionStorage.getItem(KEY_STORE)));
+        showAlert("The server needs an API key (401).", [
+          "Enter the key above, then press Analyse again. Your articles are still here.",
+        ]);
+        return;
       }
       if (!response.ok) {
         setStatus("");
@@ -1167,10 +1208,23 @@
     wire();
     addCard();
     renderLimits();
+    wireKeyForm(() => {
+      clearAlert();
+      if (document.body.dataset.ready !== "true") loadSchema();
+    });
+    await loadSchema();
+  }
+
+  async function loadSchema() {
     try {
       applySchema(await loadInfo());
       document.body.dataset.ready = "true";
     } catch (err) {
+      if (err instanceof KeyNeeded) {
+        $("model-tag").textContent = "Waiting for an API key";
+        askForKey(Boolean(sessionStorage.getItem(KEY_STORE)));
+        return;
+      }
       $("model-tag").textContent = "Model unavailable";
       $("legend").replaceChildren(el("p", { class: "muted", text: "The label schema could not be loaded." }));
       showAlert("Could not load the model's label schema from the server.", [
