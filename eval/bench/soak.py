@@ -147,8 +147,8 @@ def main(
     """Run the soak and print a line a minute; exit 1 on any 5xx or RSS growth over --max-growth."""
     from serving.server_process import Server
 
-    if duration < 60 or clients < 1:
-        fail("--duration must be at least 60 s (one reading a minute) and --clients at least 1")
+    if duration < 120 or clients < 1:
+        fail("--duration must be at least 120 s (the first minute is the warm-up baseline) and --clients at least 1")
     sentences, articles = _inputs()
     machine, started = machine_info(), started_at()
     with tempfile.TemporaryDirectory() as logs, Server(Path(logs), startup_timeout_s=startup_timeout) as server:
@@ -161,11 +161,13 @@ def main(
         rows: list[dict[str, Any]] = []
         rss_samples: list[tuple[float, float]] = []
         next_minute = t0 + 60
-        while (now := time.monotonic()) < t0 + duration:
-            rss_samples.append((now - t0, round(tree_rss_bytes(server.pid) / 2**20, 1)))
-            if now >= next_minute:
+        end = t0 + duration
+        while True:
+            now = time.monotonic()
+            rss_samples.append((round(now - t0, 1), round(tree_rss_bytes(server.pid) / 2**20, 1)))
+            if now >= next_minute or now >= end:
                 with load.lock:
-                    window = [r for r in load.records if next_minute - 60 <= r[0] < next_minute]
+                    window = [r for r in load.records if next_minute - 60 <= r[0] < min(next_minute, now)]
                 rows.append(_minute_row(len(rows) + 1, window, rss_samples[-1][1]))
                 r = rows[-1]
                 err_console.print(
@@ -174,7 +176,9 @@ def main(
                     highlight=False,
                 )
                 next_minute += 60
-            time.sleep(1.0)
+            if now >= end:
+                break
+            time.sleep(min(1.0, max(0.0, end - time.monotonic())))
         load.stop.set()
         for t in threads:
             t.join(timeout=150)
@@ -183,7 +187,7 @@ def main(
     records = load.records
     statuses = Counter(status for _, _, status, _ in records)
     server_errors = sum(n for s, n in statuses.items() if s >= 500 or s < 0)
-    rss_warm = rows[0]["server_rss_mb"] if rows else rss_samples[0][1]
+    rss_warm = rows[0]["server_rss_mb"]
     growth = (rss_end - rss_warm) / rss_warm if rss_warm else 0.0
     summary = {
         "requests": len(records),
