@@ -15,6 +15,7 @@ from serving.batch.engines import Scorer
 from serving.batch.records import (
     CHECKPOINT_DIR,
     FINGERPRINT_FILE,
+    OUTPUT_DIRS,
     OUTPUT_FILES,
     SENTENCES,
     Reject,
@@ -78,9 +79,16 @@ class Checkpoint:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run_fingerprint(options: ScoreOptions, inputs: list[dict[str, Any]], scorer: Scorer) -> dict[str, Any]:
-    """What makes two runs' chunks interchangeable: inputs, model and the options that change results."""
-    return {
+def run_fingerprint(
+    options: ScoreOptions, inputs: list[dict[str, Any]], scorer: Scorer, html: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What makes two runs' chunks interchangeable: inputs, model and the options that change results.
+
+    ``html``: the extractor and size limit, when some input holds HTML (another trafilatura version
+    may cut a page differently); absent otherwise, so plain-text runs keep their fingerprint.
+    ``--period`` is not here: it changes only timeline.csv, computed at the end from all chunks.
+    """
+    fingerprint: dict[str, Any] = {
         "inputs": [{k: i[k] for k in ("path", "bytes", "sha256")} for i in inputs],
         "model": scorer.identity(),
         "options": {
@@ -91,6 +99,9 @@ def run_fingerprint(options: ScoreOptions, inputs: list[dict[str, Any]], scorer:
             "n_boot": N_BOOT,
         },
     }
+    if html is not None:
+        fingerprint["options"]["html"] = html
+    return fingerprint
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -106,6 +117,8 @@ def check_out_dir(options: ScoreOptions, fingerprint: dict[str, Any]) -> RunResu
         ckpt.remove()
         for name in OUTPUT_FILES:
             (out / name).unlink(missing_ok=True)
+        for name in OUTPUT_DIRS:
+            shutil.rmtree(out / name, ignore_errors=True)
         return None
     old = ckpt.fingerprint()
     if old is not None and old != fingerprint:
@@ -119,13 +132,19 @@ def check_out_dir(options: ScoreOptions, fingerprint: dict[str, Any]) -> RunResu
             manifest = json.loads(manifest_path.read_text())
         except (OSError, ValueError):
             manifest = {}
+        period = manifest.get("options", {}).get("period") if isinstance(manifest.get("options"), dict) else None
         if manifest.get("fingerprint") != fingerprint or manifest.get("format") != options.fmt:
             raise UsageError(
                 f"{out} already holds the outputs of another run (manifest.json); rerun with --restart to replace "
                 "them, or choose another --out"
             )
+        if period != options.period:
+            raise UsageError(
+                f"{out} already holds the outputs of this run with --period {period}; rerun with --restart to redo "
+                f"them with --period {options.period}, or choose another --out"
+            )
         files = manifest.get("outputs", {})
-        if all((out / name).is_file() for name in files.values()):
+        if all((out / name).exists() for name in files.values()):
             rejects = [Reject(**r) for r in _read_jsonl_rows(out / files["rejects"])] if "rejects" in files else []
             from model.profiles import profiles_from_rows
 

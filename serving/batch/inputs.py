@@ -1,5 +1,5 @@
 """Step 1, resolve: which files to read, their kinds, checksums, the ``sources.csv`` sidecar of a
-folder of .txt files, and the table columns to use (a missing column is a usage error up front).
+folder of .txt and .html files, and the table columns to use (a missing column is a usage error up front).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from serving.batch.records import SIDECAR, SIDECAR_KEYS, SUFFIXES, TXT, InputFile, UsageError
+from serving.batch.records import DOCUMENTS, SIDECAR, SIDECAR_KEYS, SUFFIXES, InputFile, UsageError
 
 
 # --------------------------------------------------------------------------- inputs
@@ -26,24 +26,27 @@ def _kind_of(path: Path) -> tuple[str | None, bool]:
 
 
 def strip_suffix(name: str) -> str:
-    for suffix in (".txt.gz", ".txt"):
+    """The article id of a file: its name without ``.txt``/``.html``/``.htm`` (and ``.gz``)."""
+    for suffix in (".txt.gz", ".txt", ".html.gz", ".html", ".htm.gz", ".htm"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
 
 
 def resolve_inputs(paths: Iterable[Path]) -> list[InputFile]:
-    """Expand folders to their ``.txt`` files (sorted, recursive); check every path exists and is readable."""
+    """Expand folders to their ``.txt`` and ``.html`` files (sorted, recursive); check every path is readable."""
     files: list[InputFile] = []
     paths = list(paths)
     if not paths:
-        raise UsageError("no INPUT given: pass a folder of .txt files or .jsonl/.csv/.parquet files")
+        raise UsageError("no INPUT given: pass a folder of .txt or .html files, or .jsonl/.csv/.parquet files")
     for given in paths:
         if not given.exists():
             raise UsageError(f"input {given} does not exist")
         if given.is_dir():
             found = sorted(
-                p for p in given.rglob("*") if p.is_file() and _kind_of(p)[0] == TXT and not p.name.startswith(".")
+                p
+                for p in given.rglob("*")
+                if p.is_file() and _kind_of(p)[0] in DOCUMENTS and not p.name.startswith(".")
             )
             if not found:
                 others = sorted({"".join(p.suffixes) for p in given.rglob("*") if p.is_file() and _kind_of(p)[0]})
@@ -52,18 +55,18 @@ def resolve_inputs(paths: Iterable[Path]) -> list[InputFile]:
                     if others
                     else ""
                 )
-                raise UsageError(f"folder {given} has no .txt (or .txt.gz) files{hint}")
-            files.extend(
-                InputFile(p, TXT, _kind_of(p)[1], p.relative_to(given).as_posix(), str(given), given) for p in found
-            )
+                raise UsageError(f"folder {given} has no .txt or .html files (nor .txt.gz, .html.gz){hint}")
+            for p in found:
+                kind, gz = _kind_of(p)
+                files.append(InputFile(p, str(kind), gz, p.relative_to(given).as_posix(), str(given), given))
             continue
         kind, gz = _kind_of(given)
         if kind is None:
             raise UsageError(
-                f"unsupported input {given}: expected a folder of .txt files, or a .txt, .jsonl, .csv or .parquet "
-                "file (optionally .gz)"
+                f"unsupported input {given}: expected a folder of .txt or .html files, or a .txt, .html, .htm, "
+                ".jsonl, .csv or .parquet file (optionally .gz)"
             )
-        files.append(InputFile(given, kind, gz, str(given), str(given), given.parent if kind == TXT else None))
+        files.append(InputFile(given, kind, gz, str(given), str(given), given.parent if kind in DOCUMENTS else None))
     seen: dict[Path, str] = {}
     for f in files:
         key = f.path.resolve()
@@ -104,7 +107,7 @@ def describe_inputs(files: list[InputFile]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------- sidecar (.txt)
 @dataclass(frozen=True)
 class Sidecar:
-    """``sources.csv`` beside .txt files: per-file source (and optional title, date, url)."""
+    """``sources.csv`` beside .txt or .html files: per-file source (and optional title, date, url)."""
 
     path: Path
     rows: dict[str, dict[str, str]]
@@ -127,7 +130,7 @@ def load_sidecar(folder: Path) -> Sidecar | None:
             key = next((k for k in SIDECAR_KEYS if k in header), None)
             if key is None or "source" not in header:
                 raise UsageError(
-                    f"{path} needs a 'source' column and one of {list(SIDECAR_KEYS)} naming each .txt file; "
+                    f"{path} needs a 'source' column and one of {list(SIDECAR_KEYS)} naming each .txt or .html file; "
                     f"it has columns {header}"
                 )
             rows = {str(r[key]).strip(): r for r in reader if r.get(key)}

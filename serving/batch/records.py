@@ -11,8 +11,17 @@ from pathlib import Path
 from typing import Any
 
 # ------------------------------------------------------------------------ constants
-TXT, JSONL, CSV, PARQUET = "txt", "jsonl", "csv", "parquet"
-SUFFIXES = {".txt": TXT, ".jsonl": JSONL, ".ndjson": JSONL, ".csv": CSV, ".parquet": PARQUET}
+TXT, HTML, JSONL, CSV, PARQUET = "txt", "html", "jsonl", "csv", "parquet"
+SUFFIXES = {
+    ".txt": TXT,
+    ".html": HTML,
+    ".htm": HTML,
+    ".jsonl": JSONL,
+    ".ndjson": JSONL,
+    ".csv": CSV,
+    ".parquet": PARQUET,
+}
+DOCUMENTS = (TXT, HTML)  # one article per file: found in folders, id from the file name, sidecar metadata
 SIDECAR = "sources.csv"
 SIDECAR_KEYS = ("file", "article_id", "id", "doc_id")
 CHECKPOINT_DIR = ".checkpoint"
@@ -20,7 +29,19 @@ FINGERPRINT_FILE = "fingerprint.json"
 FORMATS = ("parquet", "csv")
 ENGINES = ("local", "ray")
 SENTENCES = "sentences"
-OUTPUT_FILES = ("sentences.parquet", "sentences.csv", "articles.csv", "sources.csv", "rejects.jsonl", "manifest.json")
+OUTPUT_FILES = (
+    "sentences.parquet",
+    "sentences.csv",
+    "articles.csv",
+    "sources.csv",
+    "timeline.csv",
+    "extracted.csv",
+    "rejects.jsonl",
+    "manifest.json",
+)
+EXTRACTED_DIR = "extracted"  # OUT/extracted/<article id>.txt: the text extracted from each HTML page
+OUTPUT_DIRS = (EXTRACTED_DIR,)
+MAX_HTML_BYTES = 5_000_000  # --max-html-bytes: a bigger page is a reject (trafilatura's own cap is 20 MB)
 MANIFEST_VERSION = 1
 EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -62,7 +83,10 @@ class ArticleRecord:
     published: str | None
     url: str | None
     file: str
-    record: str  # "line 3", "row 0" or "" for a .txt file
+    record: str  # "line 3", "row 0" or "" for a .txt or .html file
+    # Only for an article extracted from HTML: author, site name, how the bytes were decoded and which
+    # fields the page filled (``html.Extracted.info``); None for plain text, so its outputs are unchanged.
+    html: dict[str, Any] | None = field(default=None, hash=False)
 
     def as_scoring_input(self) -> dict[str, Any]:
         return {"source": self.source, "text": self.text, "title": self.title, "published": self.published}
@@ -104,9 +128,11 @@ class Columns:
     title: str | None = None
     date: str | None = None
     url: str | None = None
+    html: str | None = None  # the column holding HTML pages; None: "html" if present
 
 
 DEFAULT_OPTIONAL = {"id": ("id",), "title": ("title",), "date": ("published", "date"), "url": ("url",)}
+HTML_COLUMN = "html"
 
 
 @dataclass
@@ -120,6 +146,7 @@ class ScoreOptions:
     columns: Columns = field(default_factory=Columns)
     model: Path | None = None
     url: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # --url: never written to the manifest or logs
     engine: str = "local"
     ray_address: str | None = None
     replicas: int | None = None
@@ -130,6 +157,8 @@ class ScoreOptions:
     keep_checkpoint: bool = False
     retries: int = 6
     backoff_s: float = 0.5
+    max_html_bytes: int = MAX_HTML_BYTES
+    period: str = "week"  # timeline.csv buckets: model.timeline.PERIODS
     progress: bool | None = None  # None: a bar when stderr is a terminal
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 

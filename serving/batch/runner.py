@@ -15,12 +15,13 @@ from serving.batch.checkpoint import Checkpoint, check_out_dir, run_fingerprint
 from serving.batch.chunk import ChunkResult, score_chunk
 from serving.batch.engines import Scorer, load_classifier, local_predict, remote_predict, remote_scorer, resolve_model
 from serving.batch.inputs import describe_inputs, load_sidecar, resolve_inputs
-from serving.batch.outputs import assemble_outputs, io_message
+from serving.batch.outputs import assemble_outputs, extraction_row, io_message, write_extracted
 from serving.batch.readers import chunks, resolve_columns, scan
 from serving.batch.records import (
+    DOCUMENTS,
     ENGINES,
     FORMATS,
-    TXT,
+    HTML,
     ArticleRecord,
     Reject,
     RunError,
@@ -29,6 +30,7 @@ from serving.batch.records import (
     StrictRejectError,
     UsageError,
 )
+from serving.html import extractor_version
 
 ChunkResults = Iterable[tuple[int, ChunkResult, int]]  # (chunk index, its result, articles in it)
 
@@ -89,27 +91,39 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
         raise UsageError("--batch-size and --chunk-size must be at least 1")
     if options.replicas is not None and options.replicas < 1:
         raise UsageError("--replicas must be at least 1")
+    from model.timeline import PERIODS
+
+    if options.period not in PERIODS:
+        raise UsageError(f"--period must be one of {list(PERIODS)}, got {options.period!r}")
+    if options.max_html_bytes < 1:
+        raise UsageError(f"--max-html-bytes must be at least 1, got {options.max_html_bytes}")
 
     files = resolve_inputs(options.inputs)
     table_columns = resolve_columns(files, options.columns, options.source)
-    sidecars = {root: load_sidecar(root) for root in {f.root for f in files if f.kind == TXT and f.root}}
+    sidecars = {root: load_sidecar(root) for root in {f.root for f in files if f.kind in DOCUMENTS and f.root}}
     inputs = describe_inputs(files)
+    has_html = any(f.kind == HTML for f in files) or any(tc is not None and tc.html for tc in table_columns.values())
+    html = {"extractor": extractor_version(), "max_bytes": options.max_html_bytes} if has_html else None
 
     scorer = remote_scorer(options, log) if options.url else resolve_model(options.model)
 
-    fingerprint = run_fingerprint(options, inputs, scorer)
+    fingerprint = run_fingerprint(options, inputs, scorer, html)
     finished = check_out_dir(options, fingerprint)
     if finished is not None:
         log(f"{options.out} already holds the finished outputs of this exact run; nothing to do (--restart redoes it)")
         return finished
 
     # Pass 1: validate everything, count articles, collect rejects (nothing scored yet).
+    def read() -> Iterable[ArticleRecord | Reject]:
+        return scan(files, table_columns, options.source, sidecars, options.max_html_bytes)
+
     t0 = time.perf_counter()
     rejects: list[Reject] = []
     per_file: Counter[str] = Counter()
     sidecar_misses: Counter[str] = Counter()
+    extractions: list[dict[str, Any]] = []  # extracted.csv: one row per article read from HTML
     n_articles = 0
-    for rec in scan(files, table_columns, options.source, sidecars):
+    for rec in read():
         if isinstance(rec, Reject):
             if options.strict:
                 raise StrictRejectError(
@@ -120,13 +134,15 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
         else:
             n_articles += 1
             per_file[rec.file] += 1
+            if rec.html is not None:
+                extractions.append(extraction_row(rec))
     for f in files:
-        sc = sidecars.get(f.root) if f.kind == TXT and f.root else None
+        sc = sidecars.get(f.root) if f.kind in DOCUMENTS and f.root else None
         if sc is not None and options.source is None and sc.lookup(f.display) is None:
             sidecar_misses[str(sc.path)] += 1
     read_s = time.perf_counter() - t0
     warnings = [
-        f"{n} .txt files have no row in {path}; their source is their folder's name"
+        f"{n} .txt/.html files have no row in {path}; their source is their folder's name"
         for path, n in sidecar_misses.items()
     ]
     for w in warnings:
@@ -145,7 +161,9 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
     t0 = time.perf_counter()
     load_s = 0.0
     scored_articles = scored_sentences = 0
-    records = scan(files, table_columns, options.source, sidecars)
+    # HTML articles' extracted text is written on the way (before their chunk is scored, so a
+    # finished chunk always has its texts).
+    records = write_extracted(read(), options.out)
     pending = ((k, arts) for k, arts in chunks(records, options.chunk_size) if k not in done)
     bar = _progress(n_articles, resumed_articles, options.progress)
     try:
@@ -157,6 +175,10 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
                 scored_sentences += result.sentences.num_rows
                 bar.update(n)
                 bar.set_postfix_str(f"{scored_sentences / max(bar.format_dict['elapsed'], 1e-9):.1f} sentences/s")
+        if any(not (options.out / e["text_file"]).is_file() for e in extractions):
+            # Every chunk was already scored but an extracted text is gone (deleted by hand): write them again.
+            for _ in write_extracted(read(), options.out):
+                pass
     except OSError as exc:
         raise RunError(io_message(exc, options.out)) from None
     finally:
@@ -168,7 +190,9 @@ def run(options: ScoreOptions, *, log: Callable[[str], None] = lambda _m: None) 
     # Assemble the final outputs from the checkpoint (atomically, manifest last).
     t0 = time.perf_counter()
     try:
-        result = assemble_outputs(options, scorer, ckpt, n_chunks, rejects, inputs, per_file, fingerprint, warnings)
+        result = assemble_outputs(
+            options, scorer, ckpt, n_chunks, rejects, inputs, per_file, fingerprint, warnings, extractions
+        )
     except OSError as exc:
         raise RunError(io_message(exc, options.out)) from None
     write_s = time.perf_counter() - t0

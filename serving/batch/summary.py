@@ -80,9 +80,22 @@ def print_summary(result: RunResult, console: Any, max_sources: int = 15) -> Non
         table.caption = f"{len(ranked) - max_sources} more sources in sources.csv"
     if ranked:
         console.print(table)
+    tl = c.get("timeline")
+    if tl and tl.get("rows"):
+        console.print(
+            f"timeline: {tl['rows']} source × {tl['period']} rows ({tl['low_n_rows']} with fewer than "
+            f"{tl['low_n_threshold']} sentences, flagged low_n) in {result.files.get('timeline', 'timeline.csv')}",
+            highlight=False,
+        )
+    if c.get("html_articles"):
+        console.print(
+            f"{c['html_articles']} articles extracted from HTML: their text (what sentence offsets refer to) is in "
+            f"{result.out / result.files.get('extracted_texts', 'extracted/')}, indexed by "
+            f"{result.files.get('extracted', 'extracted.csv')}",
+            highlight=False,
+        )
+    keys = ("sentences", "articles", "sources", "timeline", "extracted", "rejects")
     console.print(
-        "outputs: "
-        + ", ".join(result.files[k] for k in ("sentences", "articles", "sources", "rejects"))
-        + ", manifest.json",
+        "outputs: " + ", ".join(result.files[k] for k in keys if k in result.files) + ", manifest.json",
         highlight=False,
     )
