@@ -101,15 +101,19 @@ class Timeline:
             "unreadable_examples": self.unreadable_examples,
         }
 
-    def note(self) -> str | None:
-        """One sentence on the articles the timeline leaves out, or None when it shows everything."""
+    def note(self, profiles: str = "sources.csv") -> str | None:
+        """One sentence on the articles the timeline leaves out, or None when it shows everything.
+
+        ``profiles``: where the per-source profiles that still count them are (a file, or the
+        service response's ``sources``).
+        """
         if not self.undated_articles:
             return None
         one = self.undated_articles == 1
         text = (
             f"{self.undated_articles} article{'' if one else 's'} ({self.undated_sentences} sentences) without a "
             f"date {'is' if one else 'are'} left out of the timeline ({'it' if one else 'they'} still count"
-            f"{'s' if one else ''} in sources.csv)"
+            f"{'s' if one else ''} in {profiles})"
         )
         if self.unreadable_dates:
             examples = ", ".join(repr(e) for e in self.unreadable_examples)

@@ -12,7 +12,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from model.text import has_control_characters
 
@@ -30,6 +30,7 @@ MAX_SENTENCE_CHARS = env_int("FRAMING_MAX_SENTENCE_CHARS", 5_000)
 MAX_ARTICLES = env_int("FRAMING_MAX_ARTICLES", 64)
 MAX_TEXT_CHARS = env_int("FRAMING_MAX_TEXT_CHARS", 100_000)
 MAX_BODY_BYTES = env_int("FRAMING_MAX_BODY_BYTES", 2_000_000)
+MAX_HTML_CHARS = env_int("FRAMING_MAX_HTML_CHARS", 1_000_000)
 
 SAMPLE_SENTENCES = [
     "Azerbaijan launched what it termed local anti-terrorist measures to restore constitutional order.",
@@ -85,10 +86,12 @@ def _clean_context(value: str) -> str:
     return value
 
 
-def _iso_date(value: str) -> date:
+def _iso_date(value: str) -> str:
+    """A real calendar date as YYYY-MM-DD, kept as the string (it travels to outputs as written)."""
     try:
         if _ISO_DATE_RE.search(value):
-            return date.fromisoformat(value)
+            date.fromisoformat(value)
+            return value
     except ValueError:
         pass
     raise ValueError(f"must be a calendar date as YYYY-MM-DD (e.g. 2023-09-19), got {value[:40]!r}")
@@ -128,15 +131,44 @@ SAMPLE_CONTEXT_ITEM = {
     "1. Illegal armed formations lay down their arms.",
 }
 ArticleText = _text(MAX_TEXT_CHARS)
+HtmlPage = _text(MAX_HTML_CHARS)
 SourceName = _text(200)
 
 
 class Article(BaseModel):
+    """An article as its text, or as the web page it was saved from (``html``): one of the two."""
+
+    # Exactly one of text / html: said in the schema (oneOf) and checked by the validator below.
+    model_config = {"json_schema_extra": {"oneOf": [{"required": ["text"]}, {"required": ["html"]}]}}
+
     source: SourceName = Field(description="Outlet or source name: articles are profiled per source.")
-    text: ArticleText = Field(description=f"Article body, at most {MAX_TEXT_CHARS} characters.")
+    text: ArticleText = Field(  # type: ignore[assignment]
+        None, description=f"Article body, at most {MAX_TEXT_CHARS} characters. Give this or 'html'."
+    )
+    html: HtmlPage = Field(  # type: ignore[assignment]
+        None,
+        description=(
+            "The article's web page instead of its text: the main text, title, date and URL are extracted "
+            "(trafilatura); sentence offsets then refer to the extracted text, returned as the article's "
+            f"'extracted_text'. At most {MAX_HTML_CHARS} characters."
+        ),
+    )
     title: Annotated[str, Field(max_length=1_000)] | None = None
     url: Annotated[str, Field(max_length=2_000)] | None = None
     published: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _text_or_html(self) -> Article:
+        if (self.text is None) == (self.html is None):
+            found = "both" if self.text is not None else "neither"
+            raise ValueError(f"give the article as 'text' or as 'html' (a web page), found {found}")
+        return self
+
+
+class ArticleReject(BaseModel):
+    article: int = Field(description="Index of the article in the request.")
+    source: str
+    reason: str = Field(description="Why it was not scored, e.g. no article text could be extracted from its HTML.")
 
 
 class SentenceLabels(BaseModel):
@@ -163,6 +195,10 @@ class ArticleSummary(BaseModel):
     n_sentences: int
     non_english: bool
     language_note: str | None = None
+    author: str | None = Field(None, description="From the page, for an article sent as 'html'.")
+    extracted_text: str | None = Field(
+        None, description="For an article sent as 'html': the text extracted from it, which the offsets refer to."
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -170,4 +206,14 @@ class ScoreResponse(BaseModel):
     sentences: list[ScoredSentence]
     articles: list[ArticleSummary]
     sources: dict[str, dict[str, Any]]
+    timeline: list[dict[str, Any]] = Field(
+        [],
+        description="Per source and period (the request's 'period'): sentences, articles, slant and adopted slant "
+        "with 95% CIs, frame shares, low_n; the rows 'framing score' writes to timeline.csv. Empty when no "
+        "article has a date.",
+    )
+    timeline_note: str = Field("", description="Articles the timeline leaves out (no date); empty when none.")
+    rejects: list[ArticleReject] = Field(
+        [], description="Articles that could not be scored (e.g. a page with no article text); the rest are."
+    )
     warnings: list[str] = []

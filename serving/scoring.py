@@ -34,25 +34,27 @@ def segment_articles(
     for i, art in enumerate(articles):
         sentences = segment(art["text"])
         note = language_note(art["text"])
-        summaries.append(
-            {
-                "article": i,
-                "source": art["source"],
-                "title": art.get("title"),
-                "url": art.get("url"),
-                "published": art.get("published"),
-                "n_sentences": len(sentences),
-                "non_english": note is not None,
-                "language_note": note,
-            }
-        )
+        n = art.get("index", i)  # the article's index in the request (prepare_articles may have set aside some)
+        summary = {
+            "article": n,
+            "source": art["source"],
+            "title": art.get("title"),
+            "url": art.get("url"),
+            "published": art.get("published"),
+            "n_sentences": len(sentences),
+            "non_english": note is not None,
+            "language_note": note,
+        }
+        if "extracted_text" in art:
+            summary |= {"author": art.get("author"), "extracted_text": art["extracted_text"]}
+        summaries.append(summary)
         if note is not None:
             warnings.append(
-                f"article {i} ({art['source']}): {note}; the model is trained on English and its labels "
+                f"article {n} ({art['source']}): {note}; the model is trained on English and its labels "
                 "are unreliable here"
             )
         if not sentences:
-            warnings.append(f"article {i} ({art['source']}): no content sentences after removing page debris")
+            warnings.append(f"article {n} ({art['source']}): no content sentences after removing page debris")
         units.extend((i, s) for s in sentences)
     return units, summaries, warnings
 
@@ -94,22 +96,74 @@ def profile_sources(
     return source_profiles(sources, frame_p, attr_p, schema, n_boot=n_boot) if len(sources) else {}
 
 
+def prepare_articles(
+    articles: Sequence[dict[str, Any]], *, max_html_bytes: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Articles given as web pages (``html``) become text articles; (articles to score, rejects).
+
+    The page's title, date and URL fill the fields the caller left empty; its extracted text is
+    kept (``extracted_text``) because sentence offsets refer to it. A page with no article text
+    is a reject with its reason, and the other articles are scored as usual; every article keeps
+    its index in the request (``index``).
+    """
+    from serving.html import extract_html
+
+    ready: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    for i, art in enumerate(articles):
+        if not art.get("html"):
+            ready.append({**art, "index": i})
+            continue
+        found = extract_html(art["html"], max_bytes=max_html_bytes)
+        if isinstance(found, str):
+            rejects.append({"article": i, "source": art["source"], "reason": found})
+            continue
+        ready.append(
+            {
+                **{k: v for k, v in art.items() if k != "html"},
+                "index": i,
+                "text": found.text,
+                "title": art.get("title") or found.title,
+                "url": art.get("url") or found.url,
+                "published": art.get("published") or found.published,
+                "author": found.author,
+                "extracted_text": found.text,
+            }
+        )
+    return ready, rejects
+
+
 def score_articles(
-    clf: FramingClassifier, articles: Sequence[dict[str, Any]], *, batch_size: int | None = None, n_boot: int = N_BOOT
+    clf: FramingClassifier,
+    articles: Sequence[dict[str, Any]],
+    *,
+    batch_size: int | None = None,
+    n_boot: int = N_BOOT,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """``articles``: dicts with ``source`` and ``text`` (plus optional title, url, published)."""
+    """``articles``: dicts with ``source`` and ``text`` (plus optional title, url, published, index).
+
+    ``period``: also the timeline per source and ``day``/``week``/``month`` (``model.timeline``,
+    the rows ``framing score`` writes to timeline.csv) when any article has a date.
+    """
     units, summaries, warnings = segment_articles(articles)
     contexts = unit_contexts(articles, units, clf.context_settings)
     frame_p, attr_p = clf.predict_proba([s.clean for _, s in units], batch_size=batch_size, contexts=contexts)
+    index = [articles[i].get("index", i) for i, _ in units]
     scored = [
-        {"article": i, "sentence_index": s.index, "start": s.start, "end": s.end, "text": s.text, **p.to_dict()}
-        for (i, s), p in zip(units, clf.to_predictions(frame_p, attr_p), strict=True)
+        {"article": n, "sentence_index": s.index, "start": s.start, "end": s.end, "text": s.text, **p.to_dict()}
+        for n, (_, s), p in zip(index, units, clf.to_predictions(frame_p, attr_p), strict=True)
     ]
     sources = [articles[i]["source"] for i, _ in units]
     profiles = profile_sources(sources, frame_p.numpy(), attr_p.numpy(), clf.schema, n_boot=n_boot)
-    return {
-        "sentences": scored,
-        "articles": summaries,
-        "sources": profiles,
-        "warnings": warnings,
-    }
+    result: dict[str, Any] = {"sentences": scored, "articles": summaries, "sources": profiles, "warnings": warnings}
+    published = [articles[i].get("published") for i, _ in units]
+    if period is not None and any(published):
+        from model.timeline import source_timeline
+
+        timeline = source_timeline(
+            sources, published, [str(n) for n in index], frame_p.numpy(), attr_p.numpy(), clf.schema,
+            period=period, n_boot=n_boot,
+        )  # fmt: skip
+        result |= {"timeline": timeline.rows, "timeline_note": timeline.note(profiles="the response's sources")}
+    return result

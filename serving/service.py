@@ -10,7 +10,7 @@ size, load shedding and the OpenAPI document as a contract.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import bentoml
 from pydantic import Field
@@ -23,6 +23,7 @@ from serving.gateway import Gateway
 from serving.schemas import (
     MAX_ARTICLES,
     MAX_BODY_BYTES,
+    MAX_HTML_CHARS,
     MAX_SENTENCES,
     SAMPLE_ARTICLE,
     SAMPLE_CONTEXT_ITEM,
@@ -78,7 +79,12 @@ class FramingService:
             "training_config": self.clf.config,
             "data_fingerprint": self.clf.info.get("data_fingerprint"),
             "cv_metrics": self.clf.metrics,
-            "limits": {"max_sentences": MAX_SENTENCES, "max_articles": MAX_ARTICLES, "max_body_bytes": MAX_BODY_BYTES},
+            "limits": {
+                "max_sentences": MAX_SENTENCES,
+                "max_articles": MAX_ARTICLES,
+                "max_body_bytes": MAX_BODY_BYTES,
+                "max_html_chars": MAX_HTML_CHARS,
+            },
         }
 
     # Adaptive batching merges concurrent requests into one forward pass. The latency bound
@@ -111,16 +117,28 @@ class FramingService:
     def score(
         self,
         articles: Annotated[list[Article], Field(min_length=1, max_length=MAX_ARTICLES, examples=[[SAMPLE_ARTICLE]])],
+        period: Annotated[
+            Literal["day", "week", "month"],
+            Field(description="Timeline periods: per source and day, ISO week (Monday first) or month."),
+        ] = "week",
     ) -> ScoreResponse:
-        """Segment articles into sentences, label them, and profile each source."""
-        from serving.scoring import score_articles
+        """Segment articles (text, or web pages as 'html') into sentences, label them, and profile each source.
 
-        result = score_articles(self.clf, [a.model_dump() for a in articles])
+        Articles with dates also get a timeline: per source and period, slant with its 95% CI.
+        A page with no article text is listed in 'rejects'; the other articles are scored.
+        """
+        from serving.scoring import prepare_articles, score_articles
+
+        ready, rejects = prepare_articles([a.model_dump() for a in articles], max_html_bytes=MAX_HTML_CHARS * 4)
+        result = score_articles(self.clf, ready, period=period)
         return ScoreResponse(
             model=self.tag,
             sentences=result["sentences"],
             articles=result["articles"],
             sources=result["sources"],
+            timeline=result.get("timeline", []),
+            timeline_note=result.get("timeline_note") or "",
+            rejects=rejects,
             warnings=result["warnings"],
         )
 

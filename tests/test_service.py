@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from serving.schemas import MAX_ARTICLES, MAX_BODY_BYTES, MAX_SENTENCES, MAX_TEXT_CHARS
+from serving.schemas import MAX_ARTICLES, MAX_BODY_BYTES, MAX_HTML_CHARS, MAX_SENTENCES, MAX_TEXT_CHARS
 
 pytestmark = pytest.mark.slow
 
@@ -437,6 +438,7 @@ def test_info(client, trained_model, direct_clf):
         "max_sentences": MAX_SENTENCES,
         "max_articles": MAX_ARTICLES,
         "max_body_bytes": MAX_BODY_BYTES,
+        "max_html_chars": MAX_HTML_CHARS,
     }
 
 
@@ -657,3 +659,90 @@ def test_the_service_still_works_after_bad_requests(client, direct_clf):
     r = client.post("/classify", json={"sentences": [SENTENCES[0]]})
     assert r.status_code == 200
     assert_same_prediction(r.json()[0], direct_clf.predict([SENTENCES[0]])[0])
+
+
+# --------------------------------------------------------------------------- web pages and timeline
+HTML_DIR = Path(__file__).resolve().parent / "data" / "html"
+
+
+def test_score_takes_web_pages_and_returns_the_text_its_offsets_refer_to(client):
+    from serving.html import extract_html
+
+    page = (HTML_DIR / "article.html").read_text(encoding="utf-8")
+    r = client.post(
+        "/score",
+        json={
+            "articles": [
+                {"source": "ledger", "html": page},
+                {"source": "ledger", "html": (HTML_DIR / "headline_only.html").read_text(encoding="utf-8")},
+                {"source": "wire", "text": ENGLISH_ARTICLE, "published": "2023-09-21"},
+            ]
+        },
+    )
+    assert r.status_code == 200, r.text[:500]
+    data = r.json()
+    extracted = extract_html(page, max_bytes=MAX_HTML_CHARS * 4)
+    first = next(a for a in data["articles"] if a["article"] == 0)
+    assert first["extracted_text"] == extracted.text and first["title"] == extracted.title
+    assert first["published"] == extracted.published
+    for s in (s for s in data["sentences"] if s["article"] == 0):
+        assert first["extracted_text"][s["start"] : s["end"]] == s["text"]
+    assert "cookie" not in first["extracted_text"].lower()  # page furniture is not the article
+    # The headline-only page is a reject with its reason; the other two are scored, indices kept.
+    assert [(x["article"], x["source"]) for x in data["rejects"]] == [(1, "ledger")]
+    assert "no article text" in data["rejects"][0]["reason"]
+    assert sorted(a["article"] for a in data["articles"]) == [0, 2]
+    assert {s["article"] for s in data["sentences"]} == {0, 2}
+
+
+def test_score_timeline_is_the_batch_timeline(client, trained_model):
+    from model.classifier import FramingClassifier
+    from model.timeline import source_timeline
+
+    articles = [
+        {"source": "wire", "text": ENGLISH_ARTICLE, "published": "2023-09-19"},
+        {"source": "wire", "text": ENGLISH_ARTICLE.upper(), "published": "2023-09-27"},
+        {"source": "herald", "text": ENGLISH_ARTICLE, "published": "2023-09-20"},
+        {"source": "herald", "text": ENGLISH_ARTICLE},
+    ]
+    r = client.post("/score", json={"articles": articles, "period": "week"})
+    assert r.status_code == 200, r.text[:500]
+    data = r.json()
+    rows = data["timeline"]
+    assert [(x["source"], x["period_start"]) for x in rows] == [
+        ("herald", "2023-09-18"),
+        ("wire", "2023-09-18"),
+        ("wire", "2023-09-25"),
+    ]
+    assert all(x["low_n"] for x in rows)  # a few sentences a week: flagged, not hidden
+    assert "1 article" in data["timeline_note"]
+    clf = FramingClassifier.load(trained_model[0])
+    sentences = data["sentences"]
+    order = [(s["article"], s["sentence_index"]) for s in sentences]
+    assert order == sorted(order)
+    frame_p = np.array([[s["frame_scores"][f] for f in clf.schema.frame_names] for s in sentences])
+    attr_p = np.array([[s["attribution_scores"][a] for a in clf.schema.attribution_names] for s in sentences])
+    published = [articles[s["article"]].get("published") for s in sentences]
+    expected = source_timeline(
+        [articles[s["article"]]["source"] for s in sentences], published, [str(s["article"]) for s in sentences],
+        frame_p, attr_p, clf.schema, period="week",
+    )  # fmt: skip
+    for got, want in zip(rows, expected.rows, strict=True):
+        assert got["n_sentences"] == want["n_sentences"] and got["n_articles"] == want["n_articles"]
+        assert got["slant"] == pytest.approx(want["slant"], abs=1e-3)  # scores are rounded in the response
+    monthly = client.post("/score", json={"articles": articles, "period": "month"}).json()["timeline"]
+    assert [(x["source"], x["period_start"]) for x in monthly] == [("herald", "2023-09-01"), ("wire", "2023-09-01")]
+    assert client.post("/score", json={"articles": articles, "period": "year"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("article", "words"),
+    [
+        ({"source": "x"}, "found neither"),
+        ({"source": "x", "text": "Talks.", "html": "<p>Talks.</p>"}, "found both"),
+        ({"source": "x", "html": "   "}, "not only whitespace"),
+    ],
+)
+def test_score_needs_text_or_html_and_not_both(client, article, words):
+    r = client.post("/score", json={"articles": [article]})
+    assert r.status_code == 400 and words in r.text

@@ -609,3 +609,25 @@ def test_bentoml_build_packs_the_page(trained_model, bentoml_home):
     assert (src / "ui.py").is_file()
     for page_file in ("index.html", "app.js", "app.css"):
         assert (src / "ui" / page_file).read_bytes() == (UI_DIR / page_file).read_bytes()
+
+
+@pytest.mark.slow
+def test_saved_web_pages_load_and_their_extracted_text_is_shown(chromium, server):
+    """A .html page (windows-1251, declared by meta charset) and a headline-only page: one analysed, one listed."""
+    html_dir = Path(__file__).resolve().parent / "data" / "html"
+    context, page, watch = open_page(chromium, server)
+    try:
+        page.set_input_files("#file-input", [str(html_dir / "cp1251.html"), str(html_dir / "headline_only.html")])
+        page.locator("#file-messages").wait_for(state="visible", timeout=5_000)
+        assert "Loaded 2 articles" in page.inner_text("#file-messages")
+        assert page.get_attribute("#article-1-text", "readonly") is not None
+        analyse(page)
+        sent = watch.posts_to("/score")[0].post_data_json["articles"]
+        assert "html" in sent[0] and "text" not in sent[0]
+        assert "Представители Армении и Азербайджана" in sent[0]["html"]  # decoded with the page's charset
+        result = page.inner_text("#results")
+        assert "Переговоры в Брюсселе продолжатся" in result  # the title the server extracted
+        assert "Представители Армении и Азербайджана встретились в Брюсселе" in result  # the extracted text
+        assert "was not analysed" in page.inner_text("#warnings")
+    finally:
+        context.close()

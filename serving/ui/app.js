@@ -284,8 +284,14 @@
     const card = $("article-template").content.firstElementChild.cloneNode(true);
     card.querySelector(".source").value = values.source || "";
     card.querySelector(".title").value = values.title || "";
-    card.querySelector(".text").value = values.text || "";
-    state.extra.set(card, { url: values.url, published: values.published, origin: values.origin });
+    const textArea = card.querySelector(".text");
+    textArea.value = values.text || "";
+    if (values.html) {
+      // A saved web page: the server extracts its text (and title, date, URL); offsets refer to that text.
+      textArea.readOnly = true;
+      textArea.placeholder = `Web page ${values.origin}: the server extracts the article's text from it.`;
+    }
+    state.extra.set(card, { url: values.url, published: values.published, origin: values.origin, html: values.html });
     $("article-list").append(card);
     renumber();
     updateCounter(card);
@@ -344,8 +350,11 @@
       const source = card.querySelector(".source").value.trim();
       const title = card.querySelector(".title").value.trim();
       const text = card.querySelector(".text").value;
+      const page = (state.extra.get(card) || {}).html;
       const label = `Article ${i + 1}${source ? ` (${source})` : ""}`;
-      if (!text.trim()) {
+      if (page) {
+        // checked by the server: the page's size, and whether it holds an article at all
+      } else if (!text.trim()) {
         problems.push(`${label}: the text is empty; paste the article or remove the card.`);
         invalid(card, "text");
       } else if (codePoints(text) > l.max_text_chars) {
@@ -367,7 +376,7 @@
         invalid(card, "title");
       }
       const extra = state.extra.get(card) || {};
-      const article = { source, text };
+      const article = page ? { source, html: page } : { source, text };
       if (title) article.title = title;
       if (extra.url) article.url = extra.url;
       if (extra.published) article.published = extra.published;
@@ -541,6 +550,18 @@
     return out;
   }
 
+  // A saved page says how it is encoded (<meta charset>); decode it that way, as a browser would.
+  async function readPage(file) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const head = new TextDecoder("windows-1252").decode(bytes.slice(0, 4096));
+    const declared = head.match(/<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i);
+    try {
+      return new TextDecoder(declared ? declared[1] : "utf-8").decode(bytes);
+    } catch {
+      return new TextDecoder("utf-8").decode(bytes); // an unknown label: UTF-8, the web's default
+    }
+  }
+
   async function loadFiles(fileList) {
     const problems = [];
     const notes = [];
@@ -549,8 +570,8 @@
     for (const file of Array.from(fileList)) {
       const ext = (file.name.match(/\.([^.]+)$/) || [, ""])[1].toLowerCase();
       const fallback = chosenSource || stem(file.name);
-      if (!["txt", "jsonl", "ndjson", "csv"].includes(ext)) {
-        problems.push(`${file.name}: unsupported file type ".${ext}"; expected .txt, .jsonl or .csv`);
+      if (!["txt", "html", "htm", "jsonl", "ndjson", "csv"].includes(ext)) {
+        problems.push(`${file.name}: unsupported file type ".${ext}"; expected .txt, .html, .jsonl or .csv`);
         continue;
       }
       if (file.size > MAX_FILE_BYTES) {
@@ -560,14 +581,15 @@
       }
       let text;
       try {
-        text = await file.text();
+        text = ext === "html" || ext === "htm" ? await readPage(file) : await file.text();
       } catch (err) {
         problems.push(`${file.name}: could not be read (${err.message})`);
         continue;
       }
-      if (ext === "txt") {
+      if (ext === "txt" || ext === "html" || ext === "htm") {
         if (!text.trim()) problems.push(`${file.name}: the file is empty`);
-        else loaded.push({ source: fallback, text, origin: file.name });
+        else if (ext === "txt") loaded.push({ source: fallback, text, origin: file.name });
+        else loaded.push({ source: fallback, html: text, origin: file.name });
       } else if (ext === "csv") {
         loaded.push(...parseCsv(text, file.name, fallback, problems, notes));
       } else {
@@ -770,8 +792,12 @@
     const data = state.result;
     $("results").hidden = false;
     const warnings = $("warnings");
-    warnings.replaceChildren(...(data.warnings || []).map((w) => el("li", { text: w })));
-    warnings.hidden = !(data.warnings || []).length;
+    const notes = [
+      ...(data.rejects || []).map((r) => `Article ${r.article + 1} (${r.source}) was not analysed: ${r.reason}`),
+      ...(data.warnings || []),
+    ];
+    warnings.replaceChildren(...notes.map((w) => el("li", { text: w })));
+    warnings.hidden = !notes.length;
     renderSources(data);
     renderArticles(data);
   }
@@ -926,7 +952,7 @@
     const out = [];
     for (const summary of data.articles) {
       const sent = state.sent[summary.article];
-      const text = sent ? sent.text : "";
+      const text = summary.extracted_text ?? (sent ? sent.text : ""); // a web page: offsets refer to its extracted text
       const sentences = (bySentence.get(summary.article) || []).slice().sort((a, b) => a.start - b.start);
       const box = el("article", { class: "article-result", "data-article": summary.article });
       const head = el("header", { class: "article-head" }, [
