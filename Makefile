@@ -13,7 +13,7 @@ SEEDS   := seeds/schema.yaml seeds/annotations.jsonl seeds/sources.csv $(wildcar
 CORPUS  := seeds/corpus/annotations.jsonl seeds/corpus/articles.csv $(wildcard seeds/corpus/articles/*.txt)
 METRICS := reports/eval/metrics.json
 
-.PHONY: venv browser data evaluate voices articles train learning-curve report run serve bench bench-batch bench-inference soak test test-fast lint format all clean
+.PHONY: venv browser data evaluate voices articles train learning-curve report run serve bench bench-batch bench-inference soak labelstudio active-learning test test-fast lint format all clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ venv: $(BIN)/.installed
 browser:
 	@command -v chromium >/dev/null || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+
+## labelstudio: Label Studio in its own venv for the annotation round-trip test (tests/test_annotate.py); never in
+## .venv: its SDK pins opencv and so numpy < 2.3, which would change the project's numerics (~70 s, from the index)
+LS_VENV ?= .venv-labelstudio
+LABEL_STUDIO_SPEC ?= label-studio==1.23.*
+labelstudio:
+	@test -x $(LS_VENV)/bin/label-studio || { test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV); \
+	  $(LS_VENV)/bin/pip install -q --upgrade pip && $(LS_VENV)/bin/pip install -q "$(LABEL_STUDIO_SPEC)"; }
 
 ## data: validate annotations and checksums, print label counts per source
 data: venv
@@ -63,9 +71,17 @@ $(CURVE): $(SEEDS) eval/learning_curve.py | venv
 	$(BIN)/framing learning-curve --out $@
 learning-curve: $(CURVE)
 
+## active-learning: does labelling the least certain sentences first pay? Uncertainty vs random sampling, macro-F1 on
+## held-out outlets (TF-IDF and frozen-MiniLM LR, 5 repeats) -> reports/eval/active_learning.{json,md}
+AL_CURVE := reports/eval/active_learning.json
+$(AL_CURVE): $(SEEDS) $(CORPUS) eval/active_learning.py training/labelstudio.py | venv
+	$(BIN)/framing annotate curve --models tfidf_lr,minilm_lr --out $@
+active-learning: $(AL_CURVE)
+
 ## report: self-contained HTML + Markdown report -> reports/html/ (make report SCORES=DIR adds a 'framing score' folder)
-REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard $(VOICES)) $(wildcard $(ARTICLES)) $(wildcard seeds/agreement/*.jsonl) \
-                 $(wildcard eval/report/*.py) eval/agreement.py eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
+REPORT_INPUTS := $(METRICS) $(CURVE) $(wildcard $(VOICES)) $(wildcard $(ARTICLES)) $(wildcard $(AL_CURVE)) \
+                 $(wildcard seeds/agreement/*.jsonl) $(wildcard eval/report/*.py) eval/agreement.py \
+                 eval/templates/report.html.j2 $(if $(SCORES),$(SCORES)/sources.csv)
 reports/html/index.html: $(REPORT_INPUTS) | venv
 	$(BIN)/framing report --out reports/html $(if $(SCORES),--scores $(SCORES))
 report: reports/html/index.html
@@ -94,7 +110,7 @@ soak: venv
 	$(BIN)/python -m eval.bench.soak --duration $(SOAK_S) --clients 32 --out reports/bench/soak.json
 
 ## test: the whole suite, slow tests included (this is what CI runs)
-test: venv browser
+test: venv browser labelstudio
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,10 +16,26 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from serving.annotate_cli import annotate_app
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Media-framing classifier for news sources.")
+app.add_typer(annotate_app, name="annotate")  # framing annotate export | import | curve (serving/annotate_cli.py)
 console = Console(stderr=True)
 
 SeedsOpt = typer.Option(None, "--seeds", help="Data folder (schema.yaml, annotations.jsonl, articles/, synthetic/).")
+
+
+def redact_secrets(argv: list[str]) -> list[str]:
+    """The command line as the manifest records it: an API key given as an option becomes '***'."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if i and argv[i - 1] == "--api-key":
+            out.append("***")
+        elif arg.startswith("--api-key="):
+            out.append("--api-key=***")
+        else:
+            out.append(arg)
+    return out
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -115,8 +130,10 @@ def train(
         None, "--context/--no-context", help="Read each sentence with its article context (the default)."
     ),
     cv_metrics: Path | None = typer.Option(
-        Path("reports/eval/metrics.json"),
-        help="metrics.json from 'framing evaluate' to attach (and take the CV-chosen epochs from).",
+        None,
+        help="metrics.json from 'framing evaluate' to attach (and take the CV-chosen epochs from) "
+        "[default: reports/eval/metrics.json for the project's own seeds; none with --seeds, whose data it "
+        "did not measure].",
     ),
     export: Path | None = typer.Option(None, help="Also write a plain model folder that loads without BentoML."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not register in the BentoML store (needs --export)."),
@@ -129,6 +146,9 @@ def train(
     if no_store and export is None:
         _fail("--no-store needs --export DIR, or the trained model would be thrown away")
     from eval.evaluate import recommended_epochs
+
+    if cv_metrics is None and seeds is None:  # another conflict's seeds: the Karabakh evaluation does not apply
+        cv_metrics = Path("reports/eval/metrics.json")
 
     articles_json = cv_metrics.parent / "articles.json" if cv_metrics is not None else None
     if epochs is None and articles_json is not None and articles_json.is_file():
@@ -349,9 +369,22 @@ def serve(
     port: int = typer.Option(3000, help="Port for the HTTP service."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 accepts other machines."),
     train_if_missing: bool = typer.Option(True, help="Train the default model first if the store has none."),
+    grace: float = typer.Option(
+        20.0,
+        envvar="FRAMING_SHUTDOWN_GRACE_S",
+        min=0,
+        help="Seconds in-flight requests get to finish after SIGTERM or Ctrl-C; a second signal stops at once.",
+    ),
 ) -> None:
-    """Serve the HTTP API (BentoML) on localhost, training the default model first if needed."""
+    """Serve the HTTP API (BentoML) on localhost, training the default model first if needed.
+
+    SIGTERM or Ctrl-C stops the server and all its workers (after in-flight requests finish,
+    at most --grace seconds) and frees the port. FRAMING_API_KEY (or FRAMING_API_KEY_FILE)
+    makes every route but the probes, the web page and /docs need 'Authorization: Bearer <key>'.
+    """
     from model.store import model_in_store
+    from serving.gateway import ConfigError, load_api_key
+    from serving.server_process import run_foreground
 
     if not model_in_store():
         if not train_if_missing:
@@ -379,8 +412,15 @@ def serve(
         "--port",
         str(port),
     ]
-    console.print(f"serving on http://{host}:{port}  ({' '.join(cmd[2:])})")
-    raise typer.Exit(subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent, env=os.environ.copy()))
+    try:
+        key = load_api_key()
+    except ConfigError as exc:
+        _fail(str(exc))
+    console.print(
+        f"serving on http://{host}:{port}  ({' '.join(cmd[2:])}); "
+        + ("API key required" if key else "no API key: anyone who can reach the port can use it")
+    )
+    raise typer.Exit(run_foreground(cmd, grace_s=grace, env=os.environ.copy()))
 
 
 SCORE_EPILOG = (
@@ -393,7 +433,9 @@ SCORE_EPILOG = (
 @app.command(epilog=SCORE_EPILOG)
 def score(
     inputs: list[Path] = typer.Argument(
-        ..., help="Folders of .txt files, or .jsonl/.csv/.parquet files (each optionally .gz).", show_default=False
+        ...,
+        help="Folders of .txt/.html files, or .txt/.html/.jsonl/.csv/.parquet files (each optionally .gz).",
+        show_default=False,
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (also holds the resume checkpoint)."),
     fmt: str = typer.Option("parquet", "--format", help="sentences.parquet or sentences.csv: 'parquet' or 'csv'."),
@@ -406,10 +448,21 @@ def score(
     title_col: str | None = typer.Option(None, help="Title column (default: 'title' if present)."),
     date_col: str | None = typer.Option(None, help="Date column (default: 'published' or 'date' if present)."),
     url_col: str | None = typer.Option(None, help="URL column (default: 'url' if present)."),
+    html_col: str | None = typer.Option(
+        None, help="Column with HTML pages, scored instead of text (default: 'html' if present)."
+    ),
+    max_html_bytes: int = typer.Option(5_000_000, help="A bigger HTML page is rejected (reason in rejects.jsonl)."),
+    period: str = typer.Option("week", help="timeline.csv: slant per source and 'day', 'week' (ISO) or 'month'."),
     model: Path | None = typer.Option(
         None, help="Model folder from 'framing train --export' (default: framing-classifier:latest in the store)."
     ),
     url: str | None = typer.Option(None, help="Score with a running service (http://host:3000) instead."),
+    api_key: str | None = typer.Option(
+        None,
+        envvar="FRAMING_API_KEY",
+        show_default=False,
+        help="--url: the service's API key (sent as a Bearer token; never written to outputs).",
+    ),
     engine: str = typer.Option("local", help="'local' (this process) or 'ray' (Ray Data actor pool)."),
     ray_address: str | None = typer.Option(None, help="Existing Ray cluster (default: start Ray locally)."),
     replicas: int | None = typer.Option(None, help="Model replicas for --engine ray (default: CPUs / 2)."),
@@ -427,7 +480,8 @@ def score(
 ) -> None:
     """Score a corpus without a server: sentences, per-article shares and per-source profiles.
 
-    Writes OUT/sentences.parquet (or .csv), articles.csv, sources.csv, rejects.jsonl, manifest.json.
+    Writes OUT/sentences.parquet (or .csv), articles.csv, sources.csv, timeline.csv, rejects.jsonl,
+    manifest.json; for HTML inputs also extracted.csv and OUT/extracted/ (the text sentence offsets refer to).
 
     Malformed records go to rejects.jsonl and the run goes on.
 
@@ -442,9 +496,10 @@ def score(
         out=out,
         fmt=fmt,
         source=source,
-        columns=Columns(text_col, source_col, id_col, title_col, date_col, url_col),
+        columns=Columns(text_col, source_col, id_col, title_col, date_col, url_col, html_col),
         model=model,
         url=url,
+        api_key=api_key,
         engine=engine,
         ray_address=ray_address,
         replicas=replicas,
@@ -454,8 +509,10 @@ def score(
         restart=restart,
         keep_checkpoint=keep_checkpoint,
         retries=retries,
+        max_html_bytes=max_html_bytes,
+        period=period,
         progress=progress,
-        command=["framing", "score", *sys.argv[2:]] if sys.argv[1:2] == ["score"] else list(sys.argv),
+        command=redact_secrets(["framing", "score", *sys.argv[2:]] if sys.argv[1:2] == ["score"] else list(sys.argv)),
     )
     try:
         result = run(options, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))

@@ -32,6 +32,7 @@ ALL_FIGURES = [
     "fig-confusion-attribution",
     "fig-reliability",
     "fig-learning-curve",
+    "fig-active-learning",  # reports/eval/active_learning.json ('framing annotate curve'), read when present
     "fig-seed-frames",
     "fig-seed-slant",
     "fig-seed-mix",

@@ -18,6 +18,9 @@ from model.text import normalise
 
 SEED_FIELDS = ("doc_id", "source", "sentence_id", "start", "end", "text", "frame", "secondary_frames", "attribution")
 SEED_OPTIONAL = ("note",)
+# Who labelled the sentence: written by 'framing annotate import' (training/labelstudio.py); optional, so the
+# seed files written before it (and by training.drafts) stay valid as they are.
+SEED_PROVENANCE = ("annotator",)
 SYNTHETIC_FIELDS = ("id", "text", "frame", "secondary_frames", "attribution", "voice", "sub_event", "synthetic")
 SYNTHETIC_OPTIONAL = ("hard_case",)
 
@@ -48,6 +51,7 @@ class Example:
     camp: str = ""  # team-written articles: the camp, genre and writer (seeds/corpus/articles.csv)
     genre: str = ""
     writer: str = ""
+    annotator: str = ""  # who labelled it, where the file says (framing annotate import writes it)
 
 
 def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
@@ -121,8 +125,10 @@ def load_seed_annotations(
     articles: dict[str, str] = {}
     for lineno, rec in read_jsonl(path):
         where = f"{path}:{lineno}"
-        _check_fields(where, rec, SEED_FIELDS, SEED_OPTIONAL)
+        _check_fields(where, rec, SEED_FIELDS, SEED_OPTIONAL + SEED_PROVENANCE)
         _check_labels(where, rec, schema)
+        if "annotator" in rec and (not isinstance(rec["annotator"], str) or not rec["annotator"].strip()):
+            raise AnnotationError(f"{where}: 'annotator' must be a non-empty string, found {rec['annotator']!r}")
         sid = rec["sentence_id"]
         if not isinstance(sid, str) or not sid:
             raise AnnotationError(f"{where}: 'sentence_id' must be a non-empty string, found {sid!r}")
@@ -164,6 +170,7 @@ def load_seed_annotations(
                 start=start,
                 end=end,
                 note=str(rec.get("note") or ""),
+                annotator=str(rec.get("annotator") or ""),
             )
         )
     if texts is not None:

@@ -4,8 +4,9 @@ Why one page with everything embedded: the report is mailed, archived and opened
 machines without network; images are base64 PNGs inside ``index.html`` and nothing is
 fetched. Why numbers come straight from the files: every figure in the report is read
 from ``metrics.json`` (and the agreement files, the learning curve, ``framing score``
-output) and printed with a fixed rounding, so a test can check the page against its
-sources, and a reader can trace each number back.
+output, its ``timeline.csv`` read with ``model.timeline.read_timeline``) and printed with a
+fixed rounding, so a test can check the page against its sources, and a reader can trace
+each number back.
 
 Pipeline, one module a step: ``data.gather`` (read and validate inputs, compute kappa and
 same-story groups) -> ``figures.make_figures`` (matplotlib, Agg) -> ``render.render_html`` /

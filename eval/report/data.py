@@ -76,8 +76,35 @@ def load_optional_json(path: Path | None, what: str, fix: str, version_key: str 
     return data
 
 
+def load_timeline(directory: Path, manifest: Any) -> tuple[list[dict[str, Any]] | None, str]:
+    """timeline.csv of a ``framing score`` folder (None when absent: an older run) and the note on undated articles.
+
+    Read with ``model.timeline.read_timeline``, the reader that matches the writer.
+    """
+    from model.timeline import TimelineError, read_timeline
+
+    path = directory / "timeline.csv"
+    if not path.is_file():
+        return None, ""
+    try:
+        rows = read_timeline(path)
+    except TimelineError as exc:
+        raise ReportError(str(exc)) from None
+    counts = manifest.get("counts", {}) if isinstance(manifest, dict) else {}
+    summary = counts.get("timeline") if isinstance(counts, dict) else None
+    note = ""
+    if isinstance(summary, dict) and summary.get("undated_articles"):
+        note = (
+            f"{summary['undated_articles']} articles ({summary.get('undated_sentences', '?')} sentences) have no "
+            "date and are left out of the timeline (they still count in the source profiles)"
+        )
+        if summary.get("unreadable_dates"):
+            note += f"; {summary['unreadable_dates']} of them have a date that is not ISO YYYY-MM-DD"
+    return rows, note
+
+
 def load_scores(directory: Path) -> dict[str, Any]:
-    """A ``framing score`` output folder: sources.csv (required), sentences.parquet|csv and manifest.json (optional)."""
+    """A ``framing score`` folder: sources.csv (required); sentences.*, timeline.csv, manifest.json (optional)."""
     from model.profiles import profiles_from_rows
 
     if not directory.is_dir():
@@ -122,12 +149,16 @@ def load_scores(directory: Path) -> dict[str, Any]:
     )
     if isinstance(model, dict) and model.get("tag"):
         summary = f"scored with {model['tag']}" + (f"; {summary}" if summary else "")
+    timeline, timeline_note = load_timeline(directory, manifest)
     return {
         "dir": str(directory),
         "profiles": profiles,
         "sentences": sentences,
         "manifest": manifest,
         "summary": summary or "no manifest.json",
+        "timeline": timeline,  # None: no timeline.csv; []: no dated article
+        "timeline_period": timeline[0]["period"] if timeline else None,
+        "timeline_note": timeline_note,
     }
 
 
@@ -229,6 +260,8 @@ class Inputs:
     voices: Path | None = Path("reports/eval/voices.json")
     articles: Path | None = Path("reports/eval/articles.json")
     curve: Path | None = Path("reports/eval/learning_curve.json")
+    # 'framing annotate curve' (eval/active_learning.py): read when present, as the other optional results
+    active_learning: Path | None = Path("reports/eval/active_learning.json")
     scores: Path | None = None
     model: str = "store"
     seeds: Path | None = None
@@ -314,6 +347,11 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
     curve = load_optional_json(inputs.curve, "a learning curve", "run 'framing learning-curve'", "curve_schema_version")
     if curve is not None and "summary" not in curve:
         raise ReportError(f"{inputs.curve} lacks 'summary'; re-run 'framing learning-curve'")
+    active_learning = load_optional_json(
+        inputs.active_learning, "an active-learning curve", "run 'framing annotate curve'", "al_schema_version"
+    )
+    if active_learning is not None and not {"summary", "paired", "models"} <= set(active_learning):
+        raise ReportError(f"{inputs.active_learning} lacks summary/paired/models; re-run 'framing annotate curve'")
     scores = load_scores(inputs.scores) if inputs.scores is not None else None
     model = model_provenance(inputs.model)  # before the slow steps: a bad --model fails at once
     paths = SeedPaths(inputs.seeds) if inputs.seeds else SeedPaths()
@@ -367,6 +405,11 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
             f"the learning curve was computed on data {curve.get('data_fingerprint')}, not the current "
             f"{data['fingerprint']}; re-run 'framing learning-curve'."
         )
+    if active_learning is not None and active_learning.get("data_fingerprint") != data["fingerprint"]:
+        warnings.append(
+            f"the active-learning curve was computed on data {active_learning.get('data_fingerprint')}, not the "
+            f"current {data['fingerprint']}; re-run 'framing annotate curve'."
+        )
     return {
         "title": "Framing classifier — evaluation report",
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -380,6 +423,7 @@ def gather(inputs: Inputs, *, embed: Callable[[Sequence[str]], np.ndarray] | Non
         "articles": articles,
         "curve": curve,
         "curve_findings": _curve_findings(curve) if curve else [],
+        "active_learning": active_learning,
         "scores": scores,
         "agreement": agreement,
         "data": data,

@@ -209,6 +209,154 @@ def _attribution_legend(fig, schema: Schema) -> None:
     )
 
 
+MAX_TIMELINE_SOURCES = 12  # small multiples beyond this are unreadable; the rest stay in timeline.csv
+
+
+def timeline_sources(rows: list[dict[str, Any]]) -> list[str]:
+    """The sources the timeline figure shows: most sentences first, at most ``MAX_TIMELINE_SOURCES``."""
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r["source"]] = totals.get(r["source"], 0) + int(r["n_sentences"])
+    return sorted(totals, key=lambda s: (-totals[s], s))[:MAX_TIMELINE_SOURCES]
+
+
+def _timeline_figure(plt, scores: dict[str, Any], schema: Schema) -> Figure:
+    """Slant per period, one small panel per source: CI band and whiskers, hollow markers for low-n periods."""
+    from datetime import date
+
+    import matplotlib.dates as mdates
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FixedLocator
+
+    from model.timeline import LOW_N
+
+    rows = scores["timeline"]
+    shown = timeline_sources(rows)
+    n_sources = len({r["source"] for r in rows})
+    ncols = 1 if len(shown) == 1 else 2
+    nrows = -(-len(shown) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(10, 2.3 * nrows + 0.9), sharex=True, sharey=True, squeeze=False)
+    sides = side_colours(schema)
+    profiles = scores["profiles"]
+    for ax, src in zip(axes.flat, shown, strict=False):
+        pts = sorted(
+            (r for r in rows if r["source"] == src and r["slant"] is not None), key=lambda r: r["period_start"]
+        )
+        overall = (profiles.get(src) or {}).get("slant") or 0.0
+        colour = sides[schema.positive_side] if overall >= 0 else sides[schema.negative_side]
+        x = [date.fromisoformat(r["period_start"]) for r in pts]
+        y = [r["slant"] for r in pts]
+        lo = [r["slant_lo"] if r["slant_lo"] is not None else r["slant"] for r in pts]
+        hi = [r["slant_hi"] if r["slant_hi"] is not None else r["slant"] for r in pts]
+        ax.axhline(0, color="#bbbbbb", lw=0.8, zorder=0)
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.16, lw=0)
+        ax.vlines(x, lo, hi, color=colour, lw=1.1, alpha=0.75)
+        ax.plot(x, y, color=colour, lw=1.2, alpha=0.9)
+        for xk, yk, r in zip(x, y, pts, strict=True):
+            ax.plot([xk], [yk], "o", ms=6, color=colour, markerfacecolor="white" if r["low_n"] else colour, mew=1.4)
+        n = sum(int(r["n_sentences"]) for r in rows if r["source"] == src)
+        ax.set_title(f"{src} (n={n} dated sentences)", loc="left")
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(axis="y", color="#eeeeee")
+    for ax in axes.flat[len(shown) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"slant\n← {schema.negative_side}   {schema.positive_side} →")
+    starts = sorted({date.fromisoformat(r["period_start"]) for r in rows if r["source"] in shown})
+    # Few periods: a tick on each period's first day (the label the rows carry); many: matplotlib's choice.
+    locator = (
+        FixedLocator(mdates.date2num(starts)) if len(starts) <= 8 else mdates.AutoDateLocator(minticks=3, maxticks=8)
+    )
+    for ax in axes[-1, :]:
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    fig.legend(
+        handles=[
+            Line2D([], [], marker="o", color="#444444", ms=6, label="slant in the period"),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                color="#444444",
+                ms=6,
+                markerfacecolor="white",
+                label=f"fewer than {LOW_N} sentences (low n)",
+            ),
+            Patch(color="#444444", alpha=0.16, label="95% CI"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=3,
+        fontsize=8.5,
+    )
+    period = scores.get("timeline_period") or "period"
+    more = (
+        f" Showing the {len(shown)} of {n_sources} sources with the most dated sentences."
+        if len(shown) < n_sources
+        else ""
+    )
+    return Figure(
+        "fig-corpus-timeline",
+        "Scored corpus: slant over time",
+        f"Slant per source and {period} (x = the {period}'s first day; weeks are ISO weeks, Monday to Sunday), "
+        "computed exactly as the source profiles are; band and whiskers = 95% bootstrap CI. Hollow markers: "
+        f"fewer than {LOW_N} sentences in that {period}, too few to read a change from. Articles without a date "
+        f"are not on it.{more}",
+        f"Line charts of slant per {period} with confidence bands, one panel per source.",
+        _png(fig),
+    )
+
+
+def active_learning_figure(plt, al: dict[str, Any]) -> Figure:
+    """Macro-F1 on held-out sources against labelled sentences: uncertainty sampling vs random, per model and task.
+
+    Lines are means across repeats, bands their 95% t-intervals; the dotted line is every pool
+    sentence labelled (the ceiling). Read from ``active_learning.json`` (``eval.active_learning``).
+    """
+    models = al["models"]
+    fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.9 * len(models)), sharey="row", squeeze=False)
+    style = {
+        "uncertainty": ("#D55E00", "-", "uncertainty (smallest margin, spread)"),
+        "random": ("#666666", "--", "random"),
+    }
+    for row, model in enumerate(models):
+        for ax, task in zip(axes[row], ("frame", "attribution"), strict=True):
+            for strategy, (colour, ls, label) in style.items():
+                pts = sorted(
+                    (s for s in al["summary"] if s["model"] == model and s["strategy"] == strategy),
+                    key=lambda s: s["n_labelled"],
+                )
+                x = [s["n_labelled"] for s in pts]
+                ax.fill_between(
+                    x, [s[task]["ci"][0] for s in pts], [s[task]["ci"][1] for s in pts], color=colour, alpha=0.15, lw=0
+                )
+                ax.plot(x, [s[task]["mean"] for s in pts], ls=ls, marker="o", ms=4, color=colour, label=label)
+            ceiling = next((s for s in al["summary"] if s["model"] == model and s["strategy"] == "all"), None)
+            if ceiling is not None:
+                ax.axhline(ceiling[task]["mean"], ls=":", color="black", lw=1, label="every pool sentence labelled")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(al["budgets"], [str(b) for b in al["budgets"]])
+            ax.set_xlabel("labelled sentences")
+            ax.set_title(f"{task} macro-F1 on held-out outlets", loc="left")
+            ax.grid(color="#f0f0f0")
+        axes[row][0].set_ylabel(f"{model_label(model)}\nmacro-F1")
+    fig.subplots_adjust(hspace=0.45)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8)
+    return Figure(
+        "fig-active-learning",
+        "Active learning: does labelling the least certain sentences first pay?",
+        f"Mean of {al['repeats']} repeats (each: a new held-out split of {al['test_share']:.0%} of each camp's "
+        f"outlets, a new random start of {al['start']} sentences shared by both strategies); bands = 95% t-interval "
+        "across repeats (the paired differences in the table are tighter: both strategies share each repeat's split). "
+        "Uncertainty: the model trained at the previous budget picks the next batch by smallest top-two margin of "
+        "either head, spread over sources and articles, as 'framing annotate export' orders tasks.",
+        "Line charts of macro-F1 against labelled sentences for uncertainty sampling and random sampling.",
+        _png(fig),
+    )
+
+
 def make_figures(report: dict[str, Any]) -> list[Figure]:
     """Every figure of the report, in page order."""
     plt = _plt()
@@ -473,6 +621,10 @@ def make_figures(report: dict[str, Any]) -> list[Figure]:
             )
         )
 
+    # --- quality: active learning (framing annotate curve), when its result is present
+    if report.get("active_learning"):
+        figs.append(active_learning_figure(plt, report["active_learning"]))
+
     # --- sources: seeds, predicted vs gold
     gold = metrics["source_profiles"].get("gold", {})
     pred = metrics["source_profiles"].get(primary, {})
@@ -577,6 +729,8 @@ def make_figures(report: dict[str, Any]) -> list[Figure]:
                 _png(fig),
             )
         )
+        if scores.get("timeline"):
+            figs.append(_timeline_figure(plt, scores, schema))
     return figs
 
 
@@ -593,10 +747,14 @@ def expected_figure_ids(report: dict[str, Any]) -> list[str]:
         ids.append("fig-articles")
     if report["curve"]:
         ids.append("fig-learning-curve")
+    if report.get("active_learning"):
+        ids.append("fig-active-learning")
     if set(report["metrics"]["source_profiles"].get("gold", {})) & set(
         report["metrics"]["source_profiles"].get(report["primary"], {})
     ):
         ids += ["fig-seed-frames", "fig-seed-slant", "fig-seed-mix"]
     if report["scores"]:
         ids += ["fig-corpus-frames", "fig-corpus-slant", "fig-corpus-mix"]
+        if report["scores"].get("timeline"):
+            ids.append("fig-corpus-timeline")
     return ids

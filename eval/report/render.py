@@ -14,6 +14,8 @@ from eval.report.figures import Figure, attribution_colours, frame_colours, make
 from eval.report.formatting import MODEL_NAMES, fmt, fmt_ci, fmt_signed, model_label
 from model.schema import Schema
 
+MAX_TIMELINE_ROWS = 300  # rows of timeline.csv printed in the page and the Markdown; the file has them all
+
 
 # ------------------------------------------------------------------ rendering
 def _template_env():
@@ -43,6 +45,7 @@ def render_html(report: dict[str, Any], figures: Sequence[Figure]) -> str:
             frames=schema.frame_names,
             attributions=schema.attribution_names,
             model_names=MODEL_NAMES,
+            max_timeline_rows=MAX_TIMELINE_ROWS,
         )
     )
 
@@ -57,6 +60,70 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]
         *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows),
         "",
     ]
+
+
+def _timeline_markdown(scores: dict[str, Any], figure: list[str]) -> list[str]:
+    """The corpus-over-time part of the Sources section; ``figure``: the lines referencing its figure."""
+    tl, per = scores.get("timeline"), scores.get("timeline_period")
+    if tl is None:
+        return []
+    if not tl:
+        return [
+            "No timeline: none of the scored articles has a date (give a date column, a `published` column in "
+            "`sources.csv`, or HTML pages that carry their publication date).",
+            "",
+        ]
+    out = ["#### Over time", "", *figure]
+    if scores.get("timeline_note"):
+        out += [f"{scores['timeline_note']}.", ""]
+    shown = tl[:MAX_TIMELINE_ROWS]
+    if len(tl) > len(shown):
+        out += [f"The first {len(shown)} of {len(tl)} rows of `timeline.csv`:", ""]
+    out += _md_table(
+        ["source", f"{per} from", "articles", "sentences", "slant [95% CI]", "adopted slant [95% CI]", "low n"],
+        [
+            [
+                t["source"],
+                t["period_start"],
+                t["n_articles"],
+                t["n_sentences"],
+                f"{fmt_signed(t['slant'])} {fmt_ci([t['slant_lo'], t['slant_hi']], 2)}",
+                f"{fmt_signed(t.get('adopted_slant'))} "
+                f"{fmt_ci([t.get('adopted_slant_lo'), t.get('adopted_slant_hi')], 2)}",
+                "low n" if t["low_n"] else "",
+            ]
+            for t in shown
+        ],
+    )
+    return out
+
+
+def _active_learning_markdown(al: dict[str, Any] | None, fig: Any) -> list[str]:
+    """The active-learning subsection (``framing annotate curve``): findings, the paired table, the figure."""
+    out = ["### Active learning: does labelling the least certain sentences first pay?", ""]
+    if not al:
+        return [*out, "Not computed: run `framing annotate curve` (or `make active-learning`).", ""]
+    out += [
+        f"{al['protocol']['data']}; {al['protocol']['split']}; {al['repeats']} repeats. "
+        "Uncertainty minus random, paired by repeat (95% t-interval):",
+        "",
+    ]
+    out += _md_table(
+        ["model", "labelled", "frame difference", "attribution difference"],
+        [
+            [
+                model_label(p["model"]),
+                p["n_labelled"],
+                f"{fmt_signed(p['frame']['mean'], 3)} [{fmt_signed(p['frame']['ci'][0], 3)}, "
+                f"{fmt_signed(p['frame']['ci'][1], 3)}]",
+                f"{fmt_signed(p['attribution']['mean'], 3)} [{fmt_signed(p['attribution']['ci'][0], 3)}, "
+                f"{fmt_signed(p['attribution']['ci'][1], 3)}]",
+            ]
+            for p in al["paired"]
+        ],
+    )
+    out += [f"- {f}" for f in al.get("findings", [])] + [""]
+    return out + fig("fig-active-learning")
 
 
 def render_markdown(report: dict[str, Any], figures: Sequence[Figure], figure_dir: str = "figures") -> str:
@@ -205,6 +272,7 @@ def render_markdown(report: dict[str, Any], figures: Sequence[Figure], figure_di
         out += fig("fig-learning-curve")
     else:
         out += ["Not computed: run `framing learning-curve` (about 15 minutes for the cheap models).", ""]
+    out += _active_learning_markdown(report.get("active_learning"), fig)
     if report["voices"]:
         v = report["voices"]
         voices = sorted(v.get("voices", {}))
@@ -271,6 +339,7 @@ def render_markdown(report: dict[str, Any], figures: Sequence[Figure], figure_di
                 for s in sorted(p)
             ],
         )
+        out += _timeline_markdown(report["scores"], fig("fig-corpus-timeline"))
     out += [
         "## Same story, different words",
         "",
@@ -338,6 +407,9 @@ def render_markdown(report: dict[str, Any], figures: Sequence[Figure], figure_di
         out.append(
             f"- Learning curve: created {report['curve'].get('created')}, commit `{report['curve'].get('git_commit')}`"
         )
+    if report.get("active_learning"):
+        al = report["active_learning"]
+        out.append(f"- Active-learning curve: created {al.get('created')}, commit `{al.get('git_commit')}`")
     if report["scores"]:
         out.append(f"- Scores: `{report['scores']['dir']}`: {report['scores']['summary']}")
     out += ["", "Data checksums (SHA-256) recorded in metrics.json:", ""]
