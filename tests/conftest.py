@@ -29,9 +29,15 @@ def seed_articles() -> dict[str, str]:
 TINY_CONFIG = {"epochs": 1, "article_fraction": 0.08, "batch_size": 32, "seed": 7}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def bentoml_home(tmp_path_factory: pytest.TempPathFactory):
-    """A private BENTOML_HOME so tests never touch the user's model store."""
+    """A private BENTOML_HOME so tests never touch the user's model store.
+
+    Autouse, so it is in place before any test touches BentoML: BentoML resolves its model
+    store once per process, and a test that looked up the store first (e.g. ``framing annotate
+    export`` run in-process) would pin it to ``make test``'s own BENTOML_HOME, where servers
+    started later with this home could not find the model trained for the session.
+    """
     import os
 
     home = tmp_path_factory.mktemp("bentoml_home")
