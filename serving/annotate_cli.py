@@ -25,6 +25,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from serving.cli_options import (
+    DateColOpt,
+    HtmlColOpt,
+    IdColOpt,
+    SourceColOpt,
+    StrictOpt,
+    TextColOpt,
+    TitleColOpt,
+    UrlColOpt,
+)
+
 annotate_app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -123,14 +134,14 @@ def export(
     context_chars: int = typer.Option(800, min=50, help="Longest context shown (cut at its far ends)."),
     seed: int = typer.Option(0, help="Seed of --order random."),
     source: str | None = typer.Option(None, help="Source of every .txt article, and of rows without one."),
-    text_col: str = typer.Option("text", help="Table column with the article text."),
-    source_col: str = typer.Option("source", help="Table column with the source (outlet)."),
-    id_col: str | None = typer.Option(None, help="Table column with article ids (default: 'id' if present)."),
-    title_col: str | None = typer.Option(None, help="Title column (default: 'title' if present)."),
-    date_col: str | None = typer.Option(None, help="Date column (default: 'published' or 'date' if present)."),
-    url_col: str | None = typer.Option(None, help="URL column (default: 'url' if present)."),
-    html_col: str | None = typer.Option(None, help="Column with HTML pages (default: 'html' if present)."),
-    strict: bool = typer.Option(False, help="Stop at the first rejected record, writing nothing."),
+    text_col: str = TextColOpt,
+    source_col: str = SourceColOpt,
+    id_col: str | None = IdColOpt,
+    title_col: str | None = TitleColOpt,
+    date_col: str | None = DateColOpt,
+    url_col: str | None = UrlColOpt,
+    html_col: str | None = HtmlColOpt,
+    strict: bool = StrictOpt,
     overwrite: bool = typer.Option(False, help="Replace OUT whole if it already holds files."),
 ) -> None:
     """Export articles as Label Studio tasks (one per sentence, in its article context) and a tasks.csv.

@@ -17,6 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from serving.annotate_cli import annotate_app
+from serving.cli_options import (
+    DateColOpt,
+    HtmlColOpt,
+    IdColOpt,
+    SourceColOpt,
+    StrictOpt,
+    TextColOpt,
+    TitleColOpt,
+    UrlColOpt,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Media-framing classifier for news sources.")
 app.add_typer(annotate_app, name="annotate")  # framing annotate export | import | curve (serving/annotate_cli.py)
@@ -442,15 +452,13 @@ def score(
     source: str | None = typer.Option(
         None, help="Source of every .txt article, and of table rows without a source column."
     ),
-    text_col: str = typer.Option("text", help="Table column with the article text."),
-    source_col: str = typer.Option("source", help="Table column with the source (outlet)."),
-    id_col: str | None = typer.Option(None, help="Table column with article ids (default: 'id' if present)."),
-    title_col: str | None = typer.Option(None, help="Title column (default: 'title' if present)."),
-    date_col: str | None = typer.Option(None, help="Date column (default: 'published' or 'date' if present)."),
-    url_col: str | None = typer.Option(None, help="URL column (default: 'url' if present)."),
-    html_col: str | None = typer.Option(
-        None, help="Column with HTML pages, scored instead of text (default: 'html' if present)."
-    ),
+    text_col: str = TextColOpt,
+    source_col: str = SourceColOpt,
+    id_col: str | None = IdColOpt,
+    title_col: str | None = TitleColOpt,
+    date_col: str | None = DateColOpt,
+    url_col: str | None = UrlColOpt,
+    html_col: str | None = HtmlColOpt,
     max_html_bytes: int = typer.Option(5_000_000, help="A bigger HTML page is rejected (reason in rejects.jsonl)."),
     period: str = typer.Option("week", help="timeline.csv: slant per source and 'day', 'week' (ISO) or 'month'."),
     model: Path | None = typer.Option(
@@ -470,7 +478,7 @@ def score(
         None, help="Sentences per model batch (length-bucketed) [default: the model's, 16]."
     ),
     chunk_size: int = typer.Option(64, help="Articles per checkpoint chunk."),
-    strict: bool = typer.Option(False, help="Stop at the first rejected record, writing nothing."),
+    strict: bool = StrictOpt,
     restart: bool = typer.Option(False, help="Discard any checkpoint or outputs in OUT and start over."),
     keep_checkpoint: bool = typer.Option(False, help="Keep OUT/.checkpoint after a successful run."),
     retries: int = typer.Option(6, help="--url: retries per request on 503/429/connection errors."),

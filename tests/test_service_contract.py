@@ -275,7 +275,9 @@ def test_the_remote_batch_engine_waits_out_the_overload_and_loses_nothing(narrow
     for i in range(12):
         (src / f"a{i:02d}.txt").write_text(f"Report {i}. " + ARTICLE["text"] * 3, encoding="utf-8")
     stop = threading.Event()
-    sentences = [f"Sentence {i} about the ceasefire talks in Brussels." for i in range(32)]
+    # Long requests back to back keep the one slot busy: each takes seconds, and a hog that just got
+    # its answer asks again at once, so the batch's requests arrive while the slot is taken.
+    sentences = [f"Sentence {i} about the ceasefire talks in Brussels and the shelling of towns." for i in range(256)]
 
     def other_client() -> None:  # polite: honours Retry-After, and stops after a while (the pressure is a burst)
         with httpx.Client(base_url=narrow.base, timeout=120.0) as client:
@@ -284,10 +286,15 @@ def test_the_remote_batch_engine_waits_out_the_overload_and_loses_nothing(narrow
                 if r.status_code == 503:
                     time.sleep(float(r.headers["retry-after"]))
 
-    others = [threading.Thread(target=other_client, daemon=True) for _ in range(3)]
+    others = [threading.Thread(target=other_client, daemon=True) for _ in range(2)]
     for th in others:
         th.start()
-    threading.Timer(20.0, stop.set).start()
+    threading.Timer(30.0, stop.set).start()
+    with httpx.Client(base_url=narrow.base, timeout=120.0) as probe:  # start once the slot is seen taken
+        deadline = time.monotonic() + 30
+        while probe.post("/classify", json={"sentences": ["probe"]}).status_code != 503:
+            assert time.monotonic() < deadline, "the other clients never filled the slot"
+            time.sleep(0.05)
     logs: list[str] = []
     try:
         result = run(
