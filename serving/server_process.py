@@ -113,15 +113,7 @@ class Server:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.kill()
                 proc.wait(timeout=30)
-        # Workers that outlived the arbiter (only the ones this server started).
-        for pid in sorted(self._pids):
-            with contextlib.suppress(psutil.Error):
-                child = psutil.Process(pid)
-                child.terminate()
-                try:
-                    child.wait(timeout=10)
-                except psutil.TimeoutExpired:
-                    child.kill()
+        _end_all(self._pids, signal.SIGTERM, wait_s=10.0)  # workers that outlived the arbiter (only ours)
         self._pids.clear()
 
     @property
