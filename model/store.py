@@ -47,15 +47,27 @@ def model_in_store(tag: str = f"{MODEL_NAME}:latest") -> bool:
     return True
 
 
-def load_from_store(tag: str = f"{MODEL_NAME}:latest") -> tuple[FramingClassifier, str]:
-    """(classifier, resolved tag). Raises ModelLoadError with the fix when none exists."""
+def store_model(tag: str = f"{MODEL_NAME}:latest") -> tuple[Path, str]:
+    """(folder, resolved tag) of a model in the BentoML store, not loaded.
+
+    Raises ModelLoadError naming the store when the model is not there; each caller adds the
+    fix that fits its command (train one, pass --model, ...).
+    """
     import bentoml
 
     try:
         ref = bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
         raise ModelLoadError(
-            f"no model {tag!r} in the BentoML store (BENTOML_HOME={os.environ.get('BENTOML_HOME', '~/bentoml')}); "
-            "train one with 'framing train' (or 'make train')"
+            f"no model {tag!r} in the BentoML store (BENTOML_HOME={os.environ.get('BENTOML_HOME', '~/bentoml')})"
         ) from None
-    return FramingClassifier.load(Path(ref.path)), str(ref.tag)
+    return Path(ref.path), str(ref.tag)
+
+
+def load_from_store(tag: str = f"{MODEL_NAME}:latest") -> tuple[FramingClassifier, str]:
+    """(classifier, resolved tag). Raises ModelLoadError with the fix when none exists."""
+    try:
+        path, resolved = store_model(tag)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{exc}; train one with 'framing train' (or 'make train')") from None
+    return FramingClassifier.load(path), resolved

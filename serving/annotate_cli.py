@@ -66,25 +66,17 @@ def _say(message: str) -> None:
 # --------------------------------------------------------------------------- export
 def _model_dir(model: Path | None) -> tuple[Path, str]:
     """(folder, version string) of ``--model DIR`` or ``framing-classifier:latest`` in the BentoML store."""
-    import os
+    from model.classifier import ModelLoadError
+    from model.store import store_model
 
     if model is not None:
         if not model.is_dir():
             _fail(f"--model {model} is not a folder; pass a folder written by 'framing train --export DIR'")
         return model, f"folder:{model.resolve().name}"
-    import bentoml
-
-    from model.store import MODEL_NAME
-
     try:
-        ref = bentoml.models.get(f"{MODEL_NAME}:latest")
-    except bentoml.exceptions.NotFound:
-        _fail(
-            f"no model '{MODEL_NAME}:latest' in the BentoML store (BENTOML_HOME="
-            f"{os.environ.get('BENTOML_HOME', '~/bentoml')}): pass --model DIR, or --no-predictions (with --schema) "
-            "for a first round without a model"
-        )
-    return Path(ref.path), str(ref.tag)
+        return store_model()
+    except ModelLoadError as exc:
+        _fail(f"{exc}: pass --model DIR, or --no-predictions (with --schema) for a first round without a model")
 
 
 def _schema_and_text(schema_path: Path | None, model_schema: Any) -> tuple[Any, str]:

@@ -167,15 +167,13 @@ def model_provenance(model: str) -> dict[str, Any]:
     if model == "none":
         return {"present": False, "why": "no model (--model none)"}
     if model == "store":
-        import bentoml
-
-        from model.store import MODEL_NAME
+        from model.classifier import ModelLoadError
+        from model.store import store_model
 
         try:
-            ref = bentoml.models.get(f"{MODEL_NAME}:latest")
-        except bentoml.exceptions.NotFound:
+            folder, tag = store_model()
+        except ModelLoadError:
             return {"present": False, "why": "no model: the BentoML store has no framing-classifier"}
-        folder, tag = Path(ref.path), str(ref.tag)
     else:
         folder, tag = Path(model), f"folder {model}"
         if not folder.is_dir() or not (folder / "training_config.json").is_file():

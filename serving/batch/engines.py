@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,19 +57,15 @@ def resolve_model(model: Path | None) -> Scorer:
     from model.classifier import SCHEMA_FILE, ModelLoadError
 
     if model is None:
-        import bentoml
-
-        from model.store import MODEL_NAME
+        from model.store import store_model
 
         try:
-            ref = bentoml.models.get(f"{MODEL_NAME}:latest")
-        except bentoml.exceptions.NotFound:
+            model_dir, tag = store_model()
+        except ModelLoadError as exc:
             raise RunError(
-                f"no model '{MODEL_NAME}:latest' in the BentoML store "
-                f"(BENTOML_HOME={os.environ.get('BENTOML_HOME', '~/bentoml')}); train one with 'framing train', "
-                "pass --model DIR (a folder from 'framing train --export'), or --url a running service"
+                f"{exc}; train one with 'framing train', pass --model DIR (a folder from 'framing train --export'), "
+                "or --url a running service"
             ) from None
-        model_dir, tag = Path(ref.path), str(ref.tag)
     else:
         if not model.is_dir():
             raise UsageError(f"--model {model} is not a folder; pass a folder written by 'framing train --export'")
