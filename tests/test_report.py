@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from report_cells import Cells
 from typer.testing import CliRunner
 
 from eval.agreement import agreement_summary
@@ -57,38 +57,6 @@ def score_seed_articles(model_dir: Path, out: Path) -> Path:
     assert result.exit_code == 0, result.output
     assert (out / "sources.csv").is_file() and (out / "sentences.csv").is_file()
     return out
-
-
-class Cells(HTMLParser):
-    """Displayed text of elements with data-metric (keyed by the row's data-model/data-source) or data-kappa."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.row: str | None = None
-        self.key: tuple[str, str] | None = None
-        self.text: list[str] = []
-        self.cells: dict[tuple[str, str], str] = {}
-        self.ids: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if a.get("id"):
-            self.ids.append(a["id"] or "")
-        if tag == "tr":
-            self.row = a.get("data-model") or a.get("data-source")
-        if "data-kappa" in a:
-            self.key, self.text = ("kappa", a["data-kappa"] or ""), []
-        elif "data-metric" in a and self.row:
-            self.key, self.text = (self.row, a["data-metric"] or ""), []
-
-    def handle_data(self, data: str) -> None:
-        if self.key:
-            self.text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.key and tag in ("td", "div"):
-            self.cells.setdefault(self.key, "".join(self.text).strip())
-            self.key = None
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import csv
 import json
 import shutil
 from datetime import date, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from report_cells import Cells
 from typer.testing import CliRunner
 
 from eval.report import fmt_signed
@@ -35,36 +35,6 @@ from model.timeline import (
 from serving.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Cells(HTMLParser):
-    """Text of cells with data-metric, keyed by (the row's data-model, metric); element ids."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.row: str | None = None
-        self.key: tuple[str, str] | None = None
-        self.text: list[str] = []
-        self.cells: dict[tuple[str, str], str] = {}
-        self.ids: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if a.get("id"):
-            self.ids.append(a["id"] or "")
-        if tag == "tr":
-            self.row = a.get("data-model")
-        if "data-metric" in a and self.row:
-            self.key, self.text = (self.row, a["data-metric"] or ""), []
-
-    def handle_data(self, data: str) -> None:
-        if self.key:
-            self.text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.key and tag == "td":
-            self.cells.setdefault(self.key, "".join(self.text).strip())
-            self.key = None
 
 
 def random_probs(schema: Schema, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
