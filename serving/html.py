@@ -122,13 +122,15 @@ def _iso_date(value: Any) -> str | None:
         return None
 
 
-def extract_html(page: str | bytes, *, max_bytes: int) -> Extracted | str:
+def extract_html(page: str | bytes, *, max_bytes: int | None = None) -> Extracted | str:
     """The page's main text and metadata, or the reason it cannot be scored (a reject's reason).
 
     ``page``: the raw bytes of a file (decoded here, see ``decode_html``) or a string from a table.
+    ``max_bytes``: the batch scorer's page limit; None where the caller has bounded the page
+    already (the service's request model caps ``html`` at ``FRAMING_MAX_HTML_CHARS``).
     """
     size = len(page) if isinstance(page, bytes) else len(page.encode("utf-8", errors="surrogatepass"))
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         return (
             f"HTML page too large: {size:,} bytes, over the limit of {max_bytes:,} bytes (--max-html-bytes); "
             "raise the limit if the page really is one article"

@@ -96,9 +96,7 @@ def profile_sources(
     return source_profiles(sources, frame_p, attr_p, schema, n_boot=n_boot) if len(sources) else {}
 
 
-def prepare_articles(
-    articles: Sequence[dict[str, Any]], *, max_html_bytes: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def prepare_articles(articles: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Articles given as web pages (``html``) become text articles; (articles to score, rejects).
 
     The page's title, date and URL fill the fields the caller left empty; its extracted text is
@@ -114,7 +112,7 @@ def prepare_articles(
         if not art.get("html"):
             ready.append({**art, "index": i})
             continue
-        found = extract_html(art["html"], max_bytes=max_html_bytes)
+        found = extract_html(art["html"])  # the request model has bounded the page
         if isinstance(found, str):
             rejects.append({"article": i, "source": art["source"], "reason": found})
             continue

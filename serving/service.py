@@ -129,7 +129,7 @@ class FramingService:
         """
         from serving.scoring import prepare_articles, score_articles
 
-        ready, rejects = prepare_articles([a.model_dump() for a in articles], max_html_bytes=MAX_HTML_CHARS * 4)
+        ready, rejects = prepare_articles([a.model_dump() for a in articles])
         result = score_articles(self.clf, ready, period=period)
         return ScoreResponse(
             model=self.tag,
