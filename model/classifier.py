@@ -25,6 +25,7 @@ from torch import nn
 from model.onnx_backend import (
     GUARD_MARGIN,
     INT8_FILE,
+    INT8_SCHEME,
     ONNX_FILE,
     ExportError,
     OnnxRunner,
@@ -44,9 +45,8 @@ METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"
 INFO_FILE = "model_info.json"
 # Inference backends (``FRAMING_BACKEND`` or ``load(backend=...)``; see model.onnx_backend):
-# 'auto' takes ONNX Runtime fp32 when the saved model has its graph and onnxruntime is
-# installed, else torch. The int8 paths are faster but opt-in: their probabilities depend
-# on which other sentences share the batch.
+# 'auto' takes the per-token int8 graph when the saved model has one (its answers do not
+# depend on batch-mates), else the fp32 graph, else torch (no graph or no onnxruntime).
 BACKENDS = ("auto", "onnx", "onnx-int8-guarded", "onnx-int8", "torch")
 # Sentences per forward pass. Measured (make bench-inference): on 2 CPU cores 8-16 beats 32+,
 # because length buckets of few sentences carry almost no padding.
@@ -359,8 +359,11 @@ class FramingClassifier:
             raise ModelLoadError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)} (FRAMING_BACKEND)")
         graph, int8 = Path(directory) / ONNX_FILE, Path(directory) / INT8_FILE
         if backend == "auto":
-            ready = onnxruntime_available() and graph.is_file()
-            backend = "onnx" if ready else "torch"
+            per_token = self.info.get("onnx", {}).get("int8_scheme") == INT8_SCHEME and int8.is_file()
+            if not onnxruntime_available():
+                backend = "torch"
+            else:
+                backend = "onnx-int8" if per_token else "onnx" if graph.is_file() else "torch"
         self.guard = None
         if backend == "torch":
             self.runner, self.backend = None, "torch"

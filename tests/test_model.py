@@ -104,23 +104,42 @@ def test_store_holds_model_with_metadata_and_card(trained_model):
 @pytest.mark.slow
 def test_saved_model_carries_verified_onnx_graphs_that_give_torchs_answers(trained_model, tmp_path):
     from model.classifier import INFO_FILE
-    from model.onnx_backend import INT8_FILE, ONNX_FILE
+    from model.onnx_backend import INT8_FILE, INT8_SCHEME, ONNX_FILE
 
     export, _tag = trained_model
     assert (export / ONNX_FILE).is_file() and (export / INT8_FILE).is_file()
     info = json.loads((export / INFO_FILE).read_text())["onnx"]
-    assert info["exported"] is True and info["max_abs_diff_vs_torch"] < 1e-4
-    fast = FramingClassifier.load(export)  # 'auto' takes ONNX Runtime fp32 when the graph is there
+    assert info["exported"] is True and info["max_abs_diff_vs_torch"] < 1e-4 and info["int8_scheme"] == INT8_SCHEME
+    fast = FramingClassifier.load(export)  # 'auto' takes the per-token int8 graph when the model carries one
+    fp32 = FramingClassifier.load(export, backend="onnx")
     slow = FramingClassifier.load(export, backend="torch")
-    assert (fast.backend, slow.backend) == ("onnx", "torch")
+    assert (fast.backend, fp32.backend, slow.backend) == ("onnx-int8", "onnx", "torch")
     many = SENTENCES * 7 + ["A much longer sentence " * 12]
-    ff, fa = fast.predict_proba(many, batch_size=4)
+    ff, fa = fp32.predict_proba(many, batch_size=4)
     sf, sa = slow.predict_proba(many, batch_size=4)
     assert torch.allclose(ff, sf, atol=1e-4) and torch.allclose(fa, sa, atol=1e-4)
+    qf, qa = fast.predict_proba(many, batch_size=4)
+    assert (qf - sf).abs().max() < 0.1 and (qa - sa).abs().max() < 0.1  # int8 noise, not a different model
     # ONNX inference never loads the torch weights (memory, load time) -- but saving still can
-    assert fast._model is None
+    assert fast._model is None and fp32._model is None
     again = FramingClassifier.load(fast.save(tmp_path / "resaved"), backend="onnx")
     assert torch.allclose(again.predict_proba(many)[0], ff, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_int8_answers_do_not_depend_on_batch_mates(trained_model):
+    """Per-token scales: a sentence scores the same alone, in any batch, padded to any length (the service merges
+    other users' sentences into a batch, and must agree with framing score)."""
+    export, _tag = trained_model
+    clf = FramingClassifier.load(export, backend="onnx-int8")
+    clf.tfidf = None  # the network's own probabilities
+    long = "Baku said the measures were limited and aimed only at military targets, " * 4
+    many = [*SENTENCES, long, "Genocide"]
+    together_f, together_a = clf.predict_proba(many, batch_size=len(many))  # one batch padded to the longest
+    for i, sentence in enumerate(many):
+        alone_f, alone_a = clf.predict_proba([sentence], batch_size=1)
+        assert torch.allclose(alone_f[0], together_f[i], atol=1e-5), sentence
+        assert torch.allclose(alone_a[0], together_a[i], atol=1e-5), sentence
 
 
 @pytest.mark.slow
@@ -166,9 +185,15 @@ def test_backend_is_chosen_by_environment_and_int8_gives_distributions(trained_m
 def test_model_without_graphs_falls_back_to_torch_but_refuses_an_explicit_onnx(trained_model, tmp_path):
     import shutil
 
+    from model.classifier import INFO_FILE
     from model.onnx_backend import INT8_FILE, ONNX_FILE
 
     copy = shutil.copytree(trained_model[0], tmp_path / "old-model")
+    info = json.loads((copy / INFO_FILE).read_text())
+    del info["onnx"]["int8_scheme"]  # an older model: its int8 graph was scaled per batch, so 'auto' passes it by
+    (copy / INFO_FILE).write_text(json.dumps(info))
+    assert FramingClassifier.load(copy).backend == "onnx"
+    assert FramingClassifier.load(copy, backend="onnx-int8").backend == "onnx-int8"  # still there when asked for
     (copy / INT8_FILE).unlink()
     assert FramingClassifier.load(copy).backend == "onnx"  # the fp32 graph is enough for the default
     with pytest.raises(ModelLoadError, match=r"model\.int8\.onnx.*lacks.*framing train.*'torch'"):

@@ -429,7 +429,7 @@ def test_info(client, trained_model, direct_clf):
     assert r.status_code == 200, r.text
     info = r.json()
     assert info["model"] == tag
-    assert info["backend"] == "onnx"  # the fast path is the default where the model carries its graph
+    assert info["backend"] == "onnx-int8"  # the fast path is the default where the model carries its graph
     assert [f["name"] for f in info["schema"]["frames"]] == direct_clf.schema.frame_names
     assert [a["name"] for a in info["schema"]["attributions"]] == direct_clf.schema.attribution_names
     assert info["data_fingerprint"]
