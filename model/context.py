@@ -81,7 +81,8 @@ def reading_states(text: str, spans: Sequence[tuple[int, int]]) -> list[ReadingS
 
     Paragraphs are the text between line breaks. A quotation that a paragraph leaves open
     continues into the next paragraph only if that paragraph opens with a quotation mark
-    (the newspaper convention for quotations over several paragraphs); a relayed statement
+    (the newspaper convention for quotations over several paragraphs) or is the next item of
+    a quoted list ("1. ...", "2. ...", closed after the last item); a relayed statement
     continues while paragraphs open with a quotation mark or a list number; a transcript
     speaker continues until the next speaker label, once the article has two labels.
     """
@@ -97,8 +98,8 @@ def reading_states(text: str, spans: Sequence[tuple[int, int]]) -> list[ReadingS
         opens_with_quote = sentence.lstrip()[:1] in ('"', "“", "«", "„")
         is_item = bool(_ITEM_RE.match(sentence))
         if new_paragraph:
-            if open_quote and not opens_with_quote:
-                open_quote = False  # an unclosed quotation ends with its paragraph
+            if open_quote and not (opens_with_quote or is_item):
+                open_quote = False  # an unclosed quotation ends with its paragraph, unless a quoted list goes on
             if relayed and not (opens_with_quote or is_item):
                 relayed = False
         label = _SPEAKER_RE.match(sentence)

@@ -130,12 +130,14 @@ def _split_line(line: str) -> list[tuple[int, int]]:
 
 
 _LIST_NUMBER_RE = re.compile(r"^[\"“«„'(]?\s*\d{1,2}[.)]$")
+_INTRO_THEN_NUMBER_RE = re.compile(r":\s*([\"“«„'(]?\s*\d{1,2}[.)])$")  # 'Its terms: "1.' split after the colon
 
 
 def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Glue pieces that cannot stand alone: a lone closing quote or bracket, or a piece
     starting in lower case (a split inside an abbreviation pysbd did not know), to the piece
-    before; a lone list number ("«1.") to the piece after."""
+    before; a lone list number ("«1.") to the piece after, also when it ends an
+    introduction ('The terms read: "1.'), which then stands alone."""
     merged: list[tuple[int, int]] = []
     carry: int | None = None  # start of a list number waiting for its item
     for start, end in spans:
@@ -148,6 +150,10 @@ def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int,
             continue
         if _LIST_NUMBER_RE.match(piece.strip()):
             carry = start
+            continue
+        if intro := _INTRO_THEN_NUMBER_RE.search(piece):
+            merged.append((start, start + intro.start() + 1))
+            carry = start + intro.start(1)
             continue
         merged.append((start, end))
     if carry is not None:

@@ -60,6 +60,19 @@ def test_relayed_statement_and_numbered_items():
     assert [st.item for st in states] == [False, True, True, False]
 
 
+def test_quotation_holding_a_numbered_list_continues_through_its_items():
+    text = (
+        'Baku set out its terms: "1. Illegal armed formations lay down their arms.\n'
+        "2. All heavy equipment is handed over.\n"
+        '3. The so-called regime dissolves itself."\n'
+        "4. Residents queued for fuel.\n"
+        "Residents queued for bread."
+    )
+    states = [st for _, st in _states(text)]
+    assert [st.in_quote for st in states] == [False, False, True, True, False, False]
+    assert [st.relayed for st in states] == [False, True, True, True, True, False]
+
+
 def test_transcript_speaker_carries_over_unlabelled_sentences():
     text = "Question: Will the corridor stay open?\nMaria Zakharova: It is open. Nobody is stopping anyone.\n"
     states = [st for _, st in _states(text)]

@@ -552,6 +552,12 @@ def test_lone_list_number_joins_its_item():
         "The statement reads:",
         "«1. Units of the Defence Army disarm.",
     ]
+    # the number closes pysbd's piece after an introduction: the introduction stands alone, the number joins its item
+    assert _texts('Baku set out its terms: "1. Armed formations disarm.\n2. Heavy weapons are handed over."') == [
+        "Baku set out its terms:",
+        '"1. Armed formations disarm.',
+        '2. Heavy weapons are handed over."',
+    ]
 
 
 def test_shipped_articles_segment_like_their_writers():
