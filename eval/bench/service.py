@@ -282,6 +282,7 @@ def main(
 
     tag = _check_store()
     import bentoml
+    import httpx
 
     model_dir = model or Path(bentoml.models.get(MODEL_TAG).path)
     sentences = seed_items(seeds, model_context(model_dir))
@@ -306,7 +307,10 @@ def main(
             fail(str(exc), code=1)
         server_info["startup_s"] = server.startup_s
         server_info["idle_rss_mb"] = round(tree_rss_bytes(server.pid) / 2**20, 1)
-        err_console.print(f"server ready in {server.startup_s} s on {server.base}", highlight=False)
+        server_info["backend"] = httpx.get(server.base + "/info", timeout=timeout).json().get("backend")
+        err_console.print(
+            f"server ready in {server.startup_s} s on {server.base}, backend {server_info['backend']}", highlight=False
+        )
         warm_up(server, sentences, warmup, timeout)
         for c in conc:
             for k in spr:
@@ -368,7 +372,8 @@ def main(
         highlight=False,
     )
     console.print(
-        f"server: startup {server_info.get('startup_s')} s, idle RSS {server_info.get('idle_rss_mb')} MB, "
+        f"server: backend {server_info.get('backend')}, startup {server_info.get('startup_s')} s, "
+        f"idle RSS {server_info.get('idle_rss_mb')} MB, "
         f"logs in {server_info['logs']}",
         highlight=False,
     )
