@@ -5,8 +5,9 @@ What it does, in one run on one machine:
 1. starts one worker process per contender -- the baseline (``transformers.pipeline``
    "text-classification", its default one sentence per forward pass, on the same encoder
    and frame-head weights; see ``eval.bench.harness.build_baseline``), the same pipeline
-   batched, our fp32 torch path, ONNX Runtime fp32 and ONNX Runtime int8 -- and records each
-   one's model load time and peak RSS (``ru_maxrss`` of its own process);
+   batched, our fp32 torch path, ONNX Runtime fp32, per-token int8 (the default) and guarded
+   int8 -- and records each one's model load time and peak RSS (``ru_maxrss`` of its own
+   process);
 2. sends every worker the same calls of ``--call-size`` sentences (the seed sentences and
    the team-written article sentences, in file order, each with the context the model reads:
    ``model.context``, the same pairs for every contender; a call is what one batch-scoring chunk
@@ -56,7 +57,7 @@ CONTENDERS = {  # name -> (kind, setting)
     "pipeline (bs=32)": ("pipeline", 32),
     "torch fp32": ("ours", "torch"),
     "onnx fp32": ("ours", "onnx"),
-    "onnx int8": ("ours", "onnx-int8"),
+    "onnx int8 (default)": ("ours", "onnx-int8"),
     "onnx int8 guarded": ("ours", "onnx-int8-guarded"),
 }
 AGREEMENT_BAR = 0.99
