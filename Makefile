@@ -55,7 +55,7 @@ voices: $(VOICES)
 ## articles: whole-article protocols (leave-one-camp-out, articles -> real seeds; sentence-only vs context;
 ## ~60 min on 2 cores, finished folds are cached and resume) -> reports/eval/articles.{json,md}
 ARTICLES := reports/eval/articles.json
-$(ARTICLES): $(SEEDS) $(CORPUS) eval/articles.py model/context.py | venv
+$(ARTICLES): $(SEEDS) $(CORPUS) eval/articles.py model/context.py model/text.py | venv
 	$(BIN)/framing evaluate --protocol camp --epochs 2 --out reports/eval
 articles: $(ARTICLES)
 
