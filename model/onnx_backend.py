@@ -7,8 +7,8 @@ Three ONNX backends, measured by ``make bench-inference`` against the fp32 torch
   token, computed from that token alone. A sentence's answer therefore depends only on its
   own tokens, never on which other sentences share its batch, so the service (whose
   batches depend on other users' traffic), ``/score`` and ``framing score`` give the same
-  article the same scores. Measured on the shipped context model: over 2x the fp32
-  graph, 99.6% of frame and 99.8% of attribution labels equal to fp32 torch.
+  article the same scores. Measured on the shipped context model: 1.8x the fp32 graph,
+  3.1x ``transformers.pipeline``, 99.6-99.8% of labels equal to fp32 torch's.
 * ``onnx``: the fp32 graph: the torch model's probabilities to ~1e-6.
 * ``onnx-int8-guarded``: int8 first; every sentence whose top two probabilities (frame or
   attribution) lie closer than ``GUARD_MARGIN`` is recomputed by the fp32 graph.
@@ -52,6 +52,9 @@ INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("frame_p", "attribution_p")
 # Largest allowed |probability difference| between the exported graph and torch on the probe.
 EXPORT_TOLERANCE = 1e-4
+# Beyond this on the probe (0.05 on the shipped model), the int8 graph is kept for those who ask
+# for it but not marked per-token, so 'auto' uses fp32 (an encoder the quantizer does not suit).
+INT8_TOLERANCE = 0.2
 PROBE = [
     "Azerbaijan launched what it called local anti-terrorist measures in Karabakh.",
     "Armenia said the offensive was aimed at the ethnic cleansing of Nagorno-Karabakh.",
@@ -153,7 +156,7 @@ def export_onnx(model: nn.Module, tokenizer: Any, directory: Path, max_length: i
     return {
         "exported": True,
         "files": [ONNX_FILE, INT8_FILE],
-        "int8_scheme": INT8_SCHEME,
+        "int8_scheme": INT8_SCHEME if diffs["int8"] <= INT8_TOLERANCE else None,
         "max_abs_diff_vs_torch": diffs["fp32"],
         "int8_max_abs_diff_vs_torch_on_probe": diffs["int8"],
     }

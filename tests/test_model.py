@@ -143,6 +143,17 @@ def test_int8_answers_do_not_depend_on_batch_mates(trained_model):
 
 
 @pytest.mark.slow
+def test_an_int8_graph_far_from_torch_is_kept_but_not_the_default(trained_model, tmp_path, monkeypatch):
+    import model.onnx_backend as onnx_backend
+
+    monkeypatch.setattr(onnx_backend, "INT8_TOLERANCE", 0.0)  # as if the quantizer did not suit this encoder
+    saved = FramingClassifier.load(trained_model[0], backend="torch").save(tmp_path / "strict")
+    assert json.loads((saved / "model_info.json").read_text())["onnx"]["int8_scheme"] is None
+    assert FramingClassifier.load(saved).backend == "onnx"
+    assert FramingClassifier.load(saved, backend="onnx-int8").backend == "onnx-int8"
+
+
+@pytest.mark.slow
 def test_guarded_int8_keeps_confident_int8_rows_and_recomputes_close_calls_in_fp32(trained_model):
     from model.onnx_backend import GUARD_MARGIN, top2_margin
 
