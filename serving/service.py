@@ -73,7 +73,7 @@ class FramingService:
         self.tag = str(self.model_ref.tag)
         _STATE["info"] = {
             "model": self.tag,
-            "backend": self.clf.backend,  # onnx (fast, default) or torch: FRAMING_BACKEND
+            "backend": self.clf.backend,  # onnx-int8 (default), onnx, onnx-int8-guarded or torch: FRAMING_BACKEND
             "schema": self.clf.schema.to_dict(),
             "training": self.clf.info,
             "training_config": self.clf.config,
