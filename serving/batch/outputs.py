@@ -214,6 +214,7 @@ def assemble_outputs(
             "checksum": scorer.checksum,
             "path": str(scorer.model_dir) if scorer.model_dir else None,
             "url": scorer.remote.url if scorer.remote is not None else None,
+            "backend": scorer.backend,
             "frames": schema.frame_names,
             "attributions": schema.attribution_names,
         },

@@ -32,13 +32,13 @@ from serving.batch.records import ArticleRecord, RunError, ScoreOptions, UsageEr
 class ChunkScorer:
     """A Ray actor: one model replica; ``__call__`` scores one chunk per row of the batch."""
 
-    def __init__(self, model_dir: str, batch_size: int | None, threads: int):
+    def __init__(self, model_dir: str, backend: str | None, batch_size: int | None, threads: int):
         import torch
 
         from serving.batch.engines import load_classifier, local_predict
 
         torch.set_num_threads(max(1, threads))  # the torch backend; ONNX Runtime gets its share below
-        self.clf = load_classifier(Path(model_dir), threads=max(1, threads))
+        self.clf = load_classifier(Path(model_dir), backend, threads=max(1, threads))
         self.predict = local_predict(self.clf, batch_size)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +101,7 @@ def ray_engine(
             ChunkScorer,
             fn_constructor_kwargs={
                 "model_dir": str(Path(scorer.model_dir).resolve()),
+                "backend": scorer.backend,
                 "batch_size": options.batch_size,
                 "threads": threads,
             },

@@ -54,7 +54,7 @@ def chunk_results(
         )
     else:
         t_load = time.perf_counter()
-        clf = load_classifier(scorer.model_dir)  # type: ignore[arg-type]
+        clf = load_classifier(scorer.model_dir, scorer.backend)  # type: ignore[arg-type]
         load_s = time.perf_counter() - t_load
         predict, settings = local_predict(clf, options.batch_size), clf.context_settings
     return ((k, score_chunk(predict, scorer.schema, arts, settings), len(arts)) for k, arts in pending), load_s
