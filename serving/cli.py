@@ -161,14 +161,19 @@ def train(
         cv_metrics = Path("reports/eval/metrics.json")
 
     articles_json = cv_metrics.parent / "articles.json" if cv_metrics is not None else None
-    if epochs is None and articles_json is not None and articles_json.is_file():
-        epochs = json.loads(articles_json.read_text())["config"]["epochs"]
+    measured = json.loads(articles_json.read_text()) if articles_json is not None and articles_json.is_file() else {}
+    if epochs is None and measured:
+        epochs = measured["config"]["epochs"]
         console.print(f"epochs: {epochs} (as the whole-article evaluation in {articles_json} measured them)")
     if epochs is None and (epochs := recommended_epochs(cv_metrics)):
         console.print(f"epochs: {epochs} (chosen by nested cross-validation in {cv_metrics})")
+    window = measured.get("context_window") if config_file is None else None
+    if window is not None:
+        console.print(f"context window: {window} (chosen on a held-out camp by the evaluation in {articles_json})")
     config = _config(
         config_file,
         epochs=epochs,
+        context_window=window,
         encoder=encoder,
         use_synthetic=synthetic,
         synthetic_fraction=synthetic_fraction,

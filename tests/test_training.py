@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +101,26 @@ def test_unknown_encoder_stops_before_training(tmp_path):
     )
     assert result.exit_code == 2
     assert "encoder" in result.output
+
+
+@pytest.mark.slow
+def test_train_takes_epochs_and_context_window_from_the_whole_article_evaluation(tmp_path):
+    """What 'make train' relies on: the measured epochs and the window chosen on a held-out camp, not a constant."""
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    evaluation = tmp_path / "eval"
+    evaluation.mkdir()
+    (evaluation / "metrics.json").write_text("{}")
+    (evaluation / "articles.json").write_text(json.dumps({"config": {"epochs": 1}, "context_window": 0}))
+    other = Path(__file__).parent / "data" / "other_conflict"
+    args = ["train", "--seeds", str(other), "--cv-metrics", str(evaluation / "metrics.json"), "--no-store"]
+    result = CliRunner().invoke(app, [*args, "--export", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert "context window: 0" in result.output
+    saved = json.loads((tmp_path / "m" / "training_config.json").read_text())
+    assert (saved["epochs"], saved["context_window"]) == (1, 0)
 
 
 @pytest.mark.slow
