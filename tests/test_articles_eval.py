@@ -97,3 +97,22 @@ def test_evaluate_protocol_camp_end_to_end(tmp_path):
     again = runner.invoke(app, [*args, "--window", "1", "--n-boot", "20"])
     assert again.exit_code == 0 and "reusing" in again.output and "epoch 1/1" not in again.output
     assert json.loads((out / "articles.json").read_text())["protocols"] == res["protocols"]
+
+
+def test_a_wider_window_must_be_significantly_better_to_be_chosen():
+    """The window rule's paired bootstrap: no gap for equal answers, a clear one when one window is right, one not."""
+    import numpy as np
+
+    from eval.articles import _bootstrap_gap
+
+    corpus = load_corpus(with_synthetic=False)
+    test = corpus.seeds
+    names_f, names_a = corpus.schema.frame_names, corpus.schema.attribution_names
+    right = (
+        np.eye(len(names_f))[[names_f.index(e.frame) for e in test]],
+        np.eye(len(names_a))[[names_a.index(e.attribution) for e in test]],
+    )
+    wrong = (np.roll(right[0], 1, axis=1), np.roll(right[1], 1, axis=1))
+    assert _bootstrap_gap(test, corpus, right, right, seed=0) == [0.0, 0.0]
+    low, high = _bootstrap_gap(test, corpus, right, wrong, seed=0)
+    assert 0.5 < low <= high <= 1.0
