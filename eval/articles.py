@@ -156,7 +156,7 @@ def choose_window(
     """The smallest context window whose macro-F1 on ``dev_camp`` held out is not significantly below the best.
 
     Why not simply the best: every sentence of context costs inference time (a window of 2
-    made the default path 2.70x ``transformers.pipeline`` against 3.11x for 1), so a wider
+    made the default path 2.70x ``transformers.pipeline`` against 3.03-3.11x for 1), so a wider
     window has to earn it. "Significantly below": the 95% paired bootstrap interval of the
     gap in mean(frame, attribution) macro-F1 to the best window lies above 0. Returns
     (window, the choice with its scores and gaps, the window's dev-camp probabilities, which

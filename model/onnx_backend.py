@@ -8,7 +8,7 @@ Three ONNX backends, measured by ``make bench-inference`` against the fp32 torch
   own tokens, never on which other sentences share its batch, so the service (whose
   batches depend on other users' traffic), ``/score`` and ``framing score`` give the same
   article the same scores. Measured on the shipped context model: 1.8x the fp32 graph,
-  3.1x ``transformers.pipeline``, 99.6-99.8% of labels equal to fp32 torch's.
+  3.0-3.1x ``transformers.pipeline``, 99.6-99.8% of labels equal to fp32 torch's.
 * ``onnx``: the fp32 graph: the torch model's probabilities to ~1e-6.
 * ``onnx-int8-guarded``: int8 first; every sentence whose top two probabilities (frame or
   attribution) lie closer than ``GUARD_MARGIN`` is recomputed by the fp32 graph.
