@@ -130,7 +130,8 @@ def _split_line(line: str) -> list[tuple[int, int]]:
 
 
 _LIST_NUMBER_RE = re.compile(r"^[\"“«„'(]?\s*\d{1,2}[.)]$")
-_INTRO_THEN_NUMBER_RE = re.compile(r":\s*([\"“«„'(]?\s*\d{1,2}[.)])$")  # 'Its terms: "1.' split after the colon
+# 'Its terms: "1.' is split after the colon; '10:30.' and '3:2.' (a digit before the colon) are not.
+_INTRO_THEN_NUMBER_RE = re.compile(r"(?<!\d):((?:\s+|\s*[\"“«„'(]\s*)\d{1,2}[.)])$")
 
 
 def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -153,7 +154,7 @@ def _merge_fragments(line: str, spans: list[tuple[int, int]]) -> list[tuple[int,
             continue
         if intro := _INTRO_THEN_NUMBER_RE.search(piece):
             merged.append((start, start + intro.start() + 1))
-            carry = start + intro.start(1)
+            carry = start + intro.start(1) + len(intro.group(1)) - len(intro.group(1).lstrip())
             continue
         merged.append((start, end))
     if carry is not None:

@@ -558,6 +558,8 @@ def test_lone_list_number_joins_its_item():
         '"1. Armed formations disarm.',
         '2. Heavy weapons are handed over."',
     ]
+    for whole in ("The talks began at 10:30.", "The vote in the council was 3:2."):  # times and scores stay whole
+        assert _texts(whole + " Nobody walked out.") == [whole, "Nobody walked out."]
 
 
 def test_shipped_articles_segment_like_their_writers():
