@@ -57,11 +57,11 @@ class ModelLoadError(RuntimeError):
     """A model folder or encoder path that cannot be loaded; says what is missing."""
 
 
-def resolve_backend(requested: str | None, directory: Path | str, info: dict[str, Any]) -> str:
+def resolve_backend(requested: str | None, directory: Path | str, info: dict[str, Any] | None = None) -> str:
     """The backend a model folder runs on: ``requested`` (default ``FRAMING_BACKEND``, else 'auto'), 'auto' resolved.
 
-    A function of the folder and its ``model_info.json`` (``info``) alone, so ``framing score`` can record
-    the backend in its checkpoint and manifest before loading the model.
+    A function of the folder and its ``model_info.json`` (``info``, read here when not given) alone,
+    so ``framing score`` can record the backend in its checkpoint and manifest before loading the model.
     """
     requested = requested or os.environ.get("FRAMING_BACKEND", "auto")
     if requested not in BACKENDS:
@@ -70,6 +70,9 @@ def resolve_backend(requested: str | None, directory: Path | str, info: dict[str
         return requested
     if not onnxruntime_available():
         return "torch"
+    if info is None:
+        info_file = Path(directory) / INFO_FILE
+        info = json.loads(info_file.read_text()) if info_file.is_file() else {}
     if info.get("onnx", {}).get("int8_scheme") == INT8_SCHEME and (Path(directory) / INT8_FILE).is_file():
         return "onnx-int8"
     return "onnx" if (Path(directory) / ONNX_FILE).is_file() else "torch"

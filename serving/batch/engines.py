@@ -56,7 +56,7 @@ def model_checksum(model_dir: Path) -> str:
 
 def resolve_model(model: Path | None) -> Scorer:
     """``--model DIR`` or ``framing-classifier:latest`` from the BentoML store (not loaded yet)."""
-    from model.classifier import INFO_FILE, SCHEMA_FILE, ModelLoadError, resolve_backend
+    from model.classifier import SCHEMA_FILE, ModelLoadError, resolve_backend
 
     if model is None:
         from model.store import store_model
@@ -75,8 +75,7 @@ def resolve_model(model: Path | None) -> Scorer:
     try:
         schema = Schema.from_dict(json.loads((model_dir / SCHEMA_FILE).read_text()), origin=str(model_dir))
         checksum = model_checksum(model_dir)
-        info_file = model_dir / INFO_FILE
-        backend = resolve_backend(None, model_dir, json.loads(info_file.read_text()) if info_file.is_file() else {})
+        backend = resolve_backend(None, model_dir)
     except (OSError, ValueError) as exc:
         raise UsageError(
             f"{model_dir} is not a saved framing model ({exc}); point --model to a folder written by "
