@@ -204,17 +204,17 @@ def main(
     ] = False,
 ) -> None:
     """Throughput, latency, memory, load time and agreement of every inference path, in one run."""
-    import bentoml
-
+    from model.classifier import ModelLoadError
     from model.context import context_settings
     from model.onnx_backend import ONNX_FILE, default_threads
+    from model.store import store_model
     from training.dataset import load_corpus
 
     if model is None:
         try:
-            model = Path(bentoml.models.get(MODEL_TAG).path)
-        except bentoml.exceptions.NotFound:
-            fail("no framing-classifier in the BentoML store; run 'make train' or pass --model")
+            model, _ = store_model(MODEL_TAG)
+        except ModelLoadError as exc:
+            fail(f"{exc}; run 'make train' or pass --model")
     if not (model / ONNX_FILE).is_file():
         fail(f"{model} has no {ONNX_FILE}; re-train ('make train') to export it")
     corpus = load_corpus(with_synthetic=False)

@@ -23,7 +23,6 @@ startup wait, and the server is terminated (then killed) whatever happens.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -83,18 +82,15 @@ class Row:
 
 # ------------------------------------------------------------------ RSS sampling
 # -------------------------------------------------------------------- the server
-def _check_store() -> str:
-    """The resolved tag of the model the server will load; a clear error when there is none."""
-    import bentoml
+def _check_store() -> tuple[Path, str]:
+    """(folder, resolved tag) of the model the server will load; a clear error when there is none."""
+    from model.classifier import ModelLoadError
+    from model.store import store_model
 
-    home = os.environ.get("BENTOML_HOME", "~/bentoml (BENTOML_HOME is not set)")
     try:
-        return str(bentoml.models.get(MODEL_TAG).tag)
-    except bentoml.exceptions.NotFound:
-        fail(
-            f"no model {MODEL_TAG!r} in the BentoML store at BENTOML_HOME={home}. "
-            "Run 'make train' (or 'framing train') first, or point BENTOML_HOME at a store that holds one."
-        )
+        return store_model(MODEL_TAG)
+    except ModelLoadError as exc:
+        fail(f"{exc}. Run 'make train' (or 'framing train') first, or point BENTOML_HOME at a store that holds one.")
     raise AssertionError("unreachable")
 
 
@@ -280,11 +276,10 @@ def main(
     out = out if out.is_absolute() else Path.cwd() / out
     command = [sys.executable, "-m", "eval.bench.service", *sys.argv[1:]]
 
-    tag = _check_store()
-    import bentoml
+    stored, tag = _check_store()
     import httpx
 
-    model_dir = model or Path(bentoml.models.get(MODEL_TAG).path)
+    model_dir = model or stored
     sentences = seed_items(seeds, model_context(model_dir))
     machine = machine_info()
     started = started_at()
